@@ -1,0 +1,211 @@
+"""Scenario -> world: the servers a scenario declares, plus decoys at every plausible wrong place.
+
+Decoys are what make a wrong resolver visible: every (host, port) pair the scenario makes
+plausible that has no declared server gets a correctly-certified one (its certificate names every
+name and address of the world), so a resolver that goes to the wrong place completes a request
+there and is caught by what it sent, instead of merely timing out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from conformance.scenarios import CertDecl, Scenario, ServerDecl, WellKnownDecl
+from harness.dns_server import Record
+from harness.https_server import WellKnownBehaviour
+from harness.pki import CertSpec
+from harness.world import TEMPLATE, HostSpec, SiteSpec, WorldSpec
+
+DEFAULT_PORTS = (443, 8448)
+WRONG_NAME = "wrong-name.invalid"
+_M_SERVER_PORT = re.compile(r'"m\.server"\s*:\s*"[^"]*:(\d+)"')
+
+
+@dataclass(frozen=True)
+class Stage:
+    world: WorldSpec
+    roles: dict[str, str]  # site label -> "expected" | "declared" | "decoy"
+    well_known_at: tuple[str, ...]
+
+
+def host_part(host_header: str) -> str:
+    """`[::1]:8448` -> `::1`, `a.test:8448` -> `a.test`, `a.test` -> `a.test`."""
+    if host_header.startswith("["):
+        return host_header[1 : host_header.index("]")]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _records(scenario: Scenario) -> tuple[list[Record], dict[str, set[str]]]:
+    """DNS lines -> records; A/AAAA values that are host labels become address templates."""
+    records: list[Record] = []
+    families: dict[str, set[str]] = {}
+    for line in scenario.dns:
+        name, rtype, *rest = line.split()
+        value = " ".join(rest)
+        if rtype in ("A", "AAAA") and not _is_ip(value) and "${" not in value:
+            family = "v4" if rtype == "A" else "v6"
+            families.setdefault(value, set()).add(family)
+            value = f"${{{value}.{family}}}"
+        records.append(Record(name.rstrip(".").lower(), rtype, value))
+    return records, families
+
+
+def _strings(scenario: Scenario) -> list[str]:
+    e = scenario.expect
+    texts = [scenario.server_name, e.host or "", e.sni or "", *e.cert, *scenario.dns]
+    decls = [scenario.well_known] + [s.well_known for s in scenario.servers]
+    for wk in decls:
+        if wk is not None:
+            texts += [wk.body, *(v for _, v in wk.headers)]
+    for s in scenario.servers:
+        texts += list(s.cert.names)
+    return texts
+
+
+def stage(scenario: Scenario) -> Stage:
+    records, families = _records(scenario)
+    for text in _strings(scenario):
+        for label, family in TEMPLATE.findall(text):
+            families.setdefault(label, set()).add(family)
+    expected = set(scenario.expect.sites)
+    declared = {s.label: s for s in scenario.servers}
+    labels = [*expected, *declared, *(scenario.expect.well_known_at or ())]
+    for site in labels:
+        families.setdefault(site.rsplit(":", 1)[0], set())
+    hosts = tuple(
+        HostSpec(label, v4=("v4" in fam or not fam), v6="v6" in fam)
+        for label, fam in sorted(families.items())
+    )
+
+    origin = _origin_host(scenario, records)
+    if scenario.well_known is not None:
+        if origin is None:
+            raise ValueError(f"{scenario.id}: well_known given but {scenario.server_name} has no A/AAAA")
+        label = f"{origin}:443"
+        base = declared.get(label, ServerDecl(origin, 443))
+        declared[label] = ServerDecl(
+            base.host, 443, base.cert, base.refuse, base.silent, base.plain, scenario.well_known
+        )
+
+    all_names = _all_names(records, hosts)
+    sites: list[SiteSpec] = []
+    roles: dict[str, str] = {}
+    for label, decl in declared.items():
+        if decl.refuse:
+            roles[label] = "refused"
+            continue
+        default = _expected_cert(scenario) if label in expected else _names_of(decl.host, records)
+        cert = None if decl.plain else _cert(decl.cert, default)
+        sites.append(SiteSpec(decl.host, decl.port, cert, decl.silent, _behaviour(decl.well_known)))
+        roles[label] = "expected" if label in expected else "declared"
+    for label in sorted(expected - set(declared)):
+        host, port = label.rsplit(":", 1)
+        sites.append(SiteSpec(host, int(port), _cert(CertDecl(), _expected_cert(scenario))))
+        roles[label] = "expected"
+    decoy_cert = CertSpec(all_names)
+    for host in hosts:
+        for port in sorted(_ports(scenario, records)):
+            label = f"{host.label}:{port}"
+            if label not in roles:
+                sites.append(SiteSpec(host.label, port, decoy_cert))
+                roles[label] = "decoy"
+
+    world = WorldSpec(
+        hosts=hosts,
+        records=tuple(records),
+        servfail=frozenset(scenario.dns_servfail),
+        silent=frozenset(scenario.dns_silent),
+        sites=tuple(sites),
+    )
+    return Stage(world, roles, _well_known_at(scenario, origin))
+
+
+def _origin_host(scenario: Scenario, records: list[Record]) -> str | None:
+    """The host label the server name's hostname points at (following CNAMEs in the zone)."""
+    name = scenario.server_name
+    m = TEMPLATE.search(name)
+    if m:
+        return m.group(1)
+    name = name.rsplit(":", 1)[0].rstrip(".").lower()
+    for _ in range(8):
+        for r in records:
+            if r.name == name and r.rtype in ("A", "AAAA"):
+                found = TEMPLATE.fullmatch(r.value)
+                return found.group(1) if found else None
+        cname = next((r.value for r in records if r.name == name and r.rtype == "CNAME"), None)
+        if cname is None:
+            return None
+        name = cname.rstrip(".").lower()
+    return None
+
+
+def _names_of(host: str, records: list[Record]) -> tuple[str, ...]:
+    names = {r.name for r in records if r.rtype in ("A", "AAAA") and f"${{{host}." in r.value}
+    return tuple(sorted(names)) or (f"${{{host}.v4}}",)
+
+
+def _all_names(records: list[Record], hosts: tuple[HostSpec, ...]) -> tuple[str, ...]:
+    names = {r.name for r in records if not r.name.startswith("_")}
+    names |= {r.value.split()[-1].rstrip(".").lower() for r in records if r.rtype in ("CNAME", "SRV")}
+    names.discard("")
+    addresses = [f"${{{h.label}.v4}}" for h in hosts if h.v4]
+    addresses += [f"${{{h.label}.v6}}" for h in hosts if h.v6]
+    return (*sorted(names), *addresses)
+
+
+def _expected_cert(scenario: Scenario) -> tuple[str, ...]:
+    e = scenario.expect
+    if e.cert:
+        return e.cert
+    assert e.host is not None
+    return (host_part(e.host),)
+
+
+def _cert(decl: CertDecl, default: tuple[str, ...]) -> CertSpec:
+    names = decl.names or default
+    if decl.variant == "wrong-name":
+        return CertSpec((WRONG_NAME,))
+    if decl.variant == "untrusted":
+        return CertSpec(names, issuer="untrusted")
+    if decl.variant == "expired":
+        return CertSpec(names, expired=True)
+    return CertSpec(names)
+
+
+def _behaviour(decl: WellKnownDecl | None) -> WellKnownBehaviour:
+    if decl is None:
+        return WellKnownBehaviour()
+    return WellKnownBehaviour(decl.status, decl.body, decl.headers, decl.hang, decl.pad_to)
+
+
+def _ports(scenario: Scenario, records: list[Record]) -> set[int]:
+    ports = set(DEFAULT_PORTS)
+    ports |= {int(r.value.split()[2]) for r in records if r.rtype == "SRV"}
+    ports |= {int(s.rsplit(":", 1)[1]) for s in scenario.expect.sites}
+    ports |= {s.port for s in scenario.servers}
+    m = re.search(r":(\d+)$", scenario.server_name)
+    if m:
+        ports.add(int(m.group(1)))
+    for wk in [scenario.well_known] + [s.well_known for s in scenario.servers]:
+        if wk is not None:
+            ports |= {int(p) for p in _M_SERVER_PORT.findall(wk.body)}
+    return {p for p in ports if 0 < p < 65536}
+
+
+def _well_known_at(scenario: Scenario, origin: str | None) -> tuple[str, ...]:
+    if scenario.expect.well_known_at is not None:
+        return scenario.expect.well_known_at
+    has_port = re.search(r":\d+$", scenario.server_name) is not None
+    if origin is None or has_port or TEMPLATE.search(scenario.server_name):
+        return ()
+    return (f"{origin}:443",)

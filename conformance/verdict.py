@@ -1,0 +1,178 @@
+"""The judge: compare what the world observed with what the scenario expects.
+
+Only the observation log counts. What `fetch` returned or raised is used for one thing: a fetch
+that *returned* although no server answered a federation request is reporting a response that
+does not exist, which is itself a failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conformance.driver import DriveOutcome
+from conformance.scenarios import Expectation, Scenario
+from harness.https_server import WELL_KNOWN_PATH
+from harness.observations import HttpRequest, ObservationLog
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    problems: list[str]
+    expected: str
+    observed: str
+    message: str = ""
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The expectation with templates filled in for this world."""
+
+    expect: Expectation
+    path: str
+    fetches: int
+    roles: dict[str, str]
+    well_known_at: tuple[str, ...]
+    endpoints: dict[str, str]  # site label -> "127.16.0.5:8449 / [fd00:5e::3]:8449"
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """Host names compare case-insensitively (DNS, TLS and HTTP all do)."""
+    return (a or "").lower() == (b or "").lower()
+
+
+def _role(judged: Judged, site: str) -> str:
+    return judged.roles.get(site, "unknown")
+
+
+def _check_request(req: HttpRequest, judged: Judged, problems: list[str]) -> None:
+    e = judged.expect
+    where = f"{_role(judged, req.site)} {req.site}"
+    if req.site not in e.sites:
+        wanted = " or ".join(e.sites)
+        problems.append(
+            f"a federation request reached {where} ({req.connection.endpoint}) "
+            f"instead of {wanted}; it carried "
+            + ("no Host" if req.host is None else f"Host {req.host!r}")
+            + (f", SNI {req.sni!r}" if req.sni else ", no SNI")
+        )
+        return
+    if req.method != "GET" or req.path != judged.path:
+        problems.append(f"the request at {req.site} was {req.method} {req.path}, "
+                        f"expected GET {judged.path}")
+    if not _same(req.host, e.host):
+        problems.append(f"the request at {req.site} carried Host {req.host!r}, expected {e.host!r}")
+    if e.sni is not None:
+        want = None if e.sni == "none" else e.sni
+        if not _same(req.sni, want) or (want is None) != (req.sni is None):
+            got = "no SNI" if req.sni is None else f"SNI {req.sni!r}"
+            exp = "no SNI" if want is None else f"SNI {want!r}"
+            problems.append(f"the TLS handshake at {req.site} sent {got}, expected {exp}")
+
+
+def _check_well_known(log: ObservationLog, judged: Judged, problems: list[str]) -> None:
+    e = judged.expect
+    wk = [r for r in log.requests() if r.path.split("?")[0] == WELL_KNOWN_PATH]
+    for req in wk:
+        if req.site not in judged.well_known_at:
+            allowed = ", ".join(judged.well_known_at) or "nowhere"
+            problems.append(
+                f"a well-known request went to {_role(judged, req.site)} {req.site} "
+                f"(allowed: {allowed}), Host {req.host!r}"
+            )
+    at_origin = [r for r in wk if judged.well_known_at and r.site == judged.well_known_at[0]]
+    for req in at_origin:
+        if e.well_known_host is not None and not _same(req.host, e.well_known_host):
+            problems.append(f"the well-known request carried Host {req.host!r}, "
+                            f"expected {e.well_known_host!r}")
+        if e.well_known_sni is not None:
+            want = None if e.well_known_sni == "none" else e.well_known_sni
+            if not _same(req.sni, want) or (want is None) != (req.sni is None):
+                problems.append(f"the well-known request's TLS handshake sent SNI {req.sni!r}, "
+                                f"expected {want!r}")
+    if e.well_known_max is not None and len(wk) > e.well_known_max:
+        problems.append(f"the well-known was requested {len(wk)} times over {judged.fetches} "
+                        f"fetch(es); at most {e.well_known_max} expected")
+
+
+def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: list[str]) -> None:
+    for absent in e.dns_absent:
+        name, rtype = absent.rsplit(" ", 1)
+        hits = [q for q in log.dns_queries() if _same(q.name.rstrip("."), name) and q.rtype == rtype]
+        if hits:
+            problems.append(f"queried {rtype} {name} ({len(hits)}x), which is not needed here")
+    if e.no_traffic:
+        n_dns, n_conn = len(log.dns_queries()), len(log.connections())
+        if n_dns or n_conn:
+            problems.append(f"expected no network traffic at all; saw {n_dns} DNS queries and "
+                            f"{n_conn} connections")
+
+
+def observed_summary(log: ObservationLog) -> str:
+    fed = [r for r in log.requests() if r.path.split("?")[0] != WELL_KNOWN_PATH]
+    if not fed:
+        failed = [c for c in log.connections() if c.tls and not c.established]
+        if failed:
+            return "no federation request; " + "; ".join(c.describe() for c in failed[:3])
+        return "no federation request reached any server"
+    return "; ".join(r.describe() for r in fed)
+
+
+def judge(
+    scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveOutcome
+) -> Verdict:
+    e = judged.expect
+    problems = list(drive.problems)
+    fed = [r for r in log.requests() if r.path.split("?")[0] != WELL_KNOWN_PATH]
+    for req in fed:
+        _check_request(req, judged, problems)
+    if e.sites:
+        good = [r for r in fed if r.site in e.sites]
+        if len(good) != judged.fetches:
+            problems.append(f"{len(good)} federation request(s) reached {' or '.join(e.sites)}; "
+                            f"expected exactly {judged.fetches} (one per fetch)")
+        for call in drive.calls:
+            if not call.returned:
+                problems.append(f"{call.what} {call.summary} (a request was expected to succeed)")
+    elif not fed:
+        for call in drive.calls:
+            if call.returned:
+                problems.append(f"{call.what} {call.summary}, but no server answered any "
+                                "federation request: the response it reports does not exist")
+    _check_well_known(log, judged, problems)
+    _check_dns_and_traffic(log, e, problems)
+    expected = _expected_text(judged)
+    observed = observed_summary(log)
+    verdict = Verdict(not problems, problems, expected, observed)
+    verdict.message = _message(scenario, verdict, log, drive)
+    return verdict
+
+
+def _expected_text(judged: Judged) -> str:
+    e = judged.expect
+    if not e.sites:
+        return e.describe()
+    where = " or ".join(f"{s} ({judged.endpoints.get(s, '?')})" for s in e.sites)
+    text = f"GET {judged.path} at {where}, Host {e.host!r}"
+    if e.sni is not None:
+        text += ", no SNI" if e.sni == "none" else f", SNI {e.sni!r}"
+    return text
+
+
+def _message(scenario: Scenario, v: Verdict, log: ObservationLog, drive: DriveOutcome) -> str:
+    lines = [
+        f"[{scenario.level}] step {scenario.step}: {scenario.id}",
+        f"spec: \"{scenario.sentence}\"",
+    ]
+    if scenario.note:
+        lines.append(f"note: {scenario.note}")
+    lines += [f"expected: {v.expected}", f"observed: {v.observed}"]
+    if v.problems:
+        lines.append("why it fails:")
+        lines += [f"  - {p}" for p in v.problems]
+    lines.append("what the world saw, in order:")
+    lines += [f"  {line}" for line in log.describe()] or ["  (nothing)"]
+    lines.append("the resolver:")
+    lines += [f"  {c.what} {c.summary}" for c in drive.calls] or ["  (no fetch completed)"]
+    return "\n".join(lines)

@@ -1,0 +1,2 @@
+"""The fake internet: DNS server, certificate authority, HTTPS servers, addresses, namespaces and
+the observation log. Knows nothing about the Matrix spec."""

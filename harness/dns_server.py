@@ -1,0 +1,302 @@
+"""A fake authoritative DNS server for the test worlds, on asyncio UDP and TCP.
+
+Resolvers under test must be judged on the queries they really send, so the server records every
+query (name as asked, type, transport, outcome) in the world's ObservationLog. dnslib is used only
+to parse and build packets: its own DNSServer is threaded and logs, which does not fit the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field, replace
+
+from dnslib import AAAA, CNAME, EDNS0, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord
+
+from harness.observations import DnsQuery, ObservationLog
+
+SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "SRV")
+_UDP_DEFAULT_LIMIT = 512
+_OUR_EDNS_PAYLOAD = 1232  # the usual "DNS flag day" size, advertised in our OPT records
+# Negative answers carry an SOA so caching clients know how long to remember them. Its owner is
+# the root: always an ancestor of the query name, whatever names a world invents.
+_NEGATIVE_SOA = RR(
+    ".", QTYPE.SOA, rdata=SOA("ns.invalid", "hostmaster.invalid", (1, 3600, 600, 86400, 60)), ttl=60
+)
+
+
+def _norm(name: str) -> str:
+    """Names compare case-insensitively and with or without the trailing dot."""
+    return name.rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One resource record of the zone; SRV value is "priority weight port target"."""
+
+    name: str
+    rtype: str
+    value: str
+    ttl: int = 60
+
+    def __post_init__(self) -> None:
+        # Fail when the world is built, not with a confusing SERVFAIL in the middle of a test.
+        if self.rtype.upper() not in SUPPORTED_TYPES:
+            raise ValueError(f"unsupported record type {self.rtype!r} for {self.name}")
+        if self.rtype.upper() == "SRV" and len(self.value.split()) != 4:
+            raise ValueError(f"SRV value must be 'priority weight port target': {self.value!r}")
+
+
+@dataclass
+class Answer:
+    """What the server will send for one question."""
+
+    rcode: str  # "NOERROR" | "NXDOMAIN" | "SERVFAIL"
+    records: list[Record] = field(default_factory=list)  # answer section, CNAME chain first
+    silent: bool = False  # True: send nothing, the client times out
+
+
+@dataclass
+class Zone:
+    """The records the server is authoritative for, plus names that fail on purpose.
+
+    `servfail` and `silent` entries are "name" (any type) or "name TYPE" (that type only).
+    """
+
+    records: list[Record] = field(default_factory=list)
+    servfail: set[str] = field(default_factory=set)
+    silent: set[str] = field(default_factory=set)
+
+    @staticmethod
+    def _matches(entries: set[str], name: str, qtype: str) -> bool:
+        for entry in entries:
+            parts = entry.split()
+            if parts and _norm(parts[0]) == name and (len(parts) == 1 or parts[1].upper() == qtype):
+                return True
+        return False
+
+    def _failure(self, name: str, qtype: str) -> Answer | None:
+        if self._matches(self.silent, name, qtype):
+            return Answer("NOERROR", [], silent=True)
+        if self._matches(self.servfail, name, qtype):
+            return Answer("SERVFAIL", [])
+        return None
+
+    def answer(self, qname: str, qtype: str) -> Answer:
+        """Authoritative answer for (qname, qtype); pure, so worlds can be checked without I/O."""
+        qtype = qtype.upper()
+        key = _norm(qname)
+        failure = self._failure(key, qtype)
+        if failure is not None:
+            return failure
+        names = {_norm(r.name) for r in self.records}
+        if key not in names:
+            # An ancestor of a zone name exists as an empty non-terminal: NODATA, not NXDOMAIN.
+            if key == "" or any(n.endswith("." + key) for n in names):
+                return Answer("NOERROR", [])
+            return Answer("NXDOMAIN", [])
+
+        out: list[Record] = []
+        owner = qname.rstrip(".")  # the first hop answers with the name as the client spelt it
+        visited: set[str] = set()
+        while True:
+            visited.add(key)
+            here = [r for r in self.records if _norm(r.name) == key]
+            cname = next((r for r in here if r.rtype.upper() == "CNAME"), None)
+            if cname is None or qtype == "CNAME":
+                out += [replace(r, name=owner) for r in here if r.rtype.upper() == qtype]
+                return Answer("NOERROR", out)
+            out.append(replace(cname, name=owner))
+            target = _norm(cname.value)
+            # Stop on loops and at names outside the zone (the client chases those itself), and
+            # before a target meant to fail, so the client's own query for it hits the failure.
+            if target in visited or target not in names or self._failure(target, qtype):
+                return Answer("NOERROR", out)
+            key, owner = target, cname.value.rstrip(".")
+
+
+def _rdata(record: Record) -> A | AAAA | CNAME | SRV:
+    rtype = record.rtype.upper()
+    if rtype == "A":
+        return A(record.value)
+    if rtype == "AAAA":
+        return AAAA(record.value)
+    if rtype == "CNAME":
+        return CNAME(record.value)
+    priority, weight, port, target = record.value.split()
+    return SRV(int(priority), int(weight), int(port), target)
+
+
+def _outcome(answer: Answer) -> str:
+    if answer.rcode != "NOERROR":
+        return answer.rcode
+    n = len(answer.records)
+    return "NOERROR no data" if n == 0 else f"NOERROR {n} answer{'s' if n != 1 else ''}"
+
+
+def _formerr(data: bytes) -> bytes | None:
+    """A FORMERR reply echoing the id, or None when not even the id (or QR=0) is readable."""
+    if len(data) < 3 or data[2] & 0x80:  # never answer something that claims to be a response
+        return None
+    header = DNSHeader(id=int.from_bytes(data[:2], "big"), qr=1, rcode=RCODE.FORMERR)
+    return DNSRecord(header).pack()
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer) -> None:
+        self._server = server
+        self.transport: asyncio.DatagramTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        wire, _ = self._server._respond(data, "udp")
+        if wire is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(wire, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # e.g. ICMP port unreachable from a client that gave up: nothing to do
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class DnsServer:
+    """Serves a Zone on one address over UDP and TCP (same port), logging every query."""
+
+    def __init__(self, zone: Zone, log: ObservationLog, host: str, port: int = 53) -> None:
+        self.zone = zone
+        self.log = log
+        self.host = host
+        self.port = port
+        self._udp: _UdpProtocol | None = None
+        self._tcp: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    async def start(self) -> None:
+        """Bind UDP then TCP on the same port; with port 0, retry until one is free for both."""
+        loop = asyncio.get_running_loop()
+        self._stopping = False
+        for _ in range(10):
+            _, udp = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self), local_addr=(self.host, self.port)
+            )
+            assert udp.transport is not None
+            port = udp.transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+            except OSError:
+                udp.transport.close()
+                await udp.closed
+                if self.port != 0:
+                    raise
+                continue
+            self._udp, self.port = udp, port
+            return
+        raise OSError(f"no port free for both UDP and TCP on {self.host}")
+
+    async def stop(self) -> None:
+        """Close both sockets and every client connection, and wait until they are gone."""
+        self._stopping = True
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+            await self._udp.closed
+        self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+        self._tcp = None
+        # A connection accepted just before close() takes a few loop turns to reach its handler
+        # (which then sees _stopping and leaves): keep turning and cancelling until all are gone.
+        for _ in range(5):
+            await asyncio.sleep(0)
+            clients = list(self._clients)
+            for task in clients:
+                pass
+            await asyncio.gather(*clients, return_exceptions=True)
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One TCP connection: length-prefixed queries until EOF, garbage, or stop()."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            while not self._stopping:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                wire, ok = self._respond(await reader.readexactly(size), "tcp")
+                if wire is not None:
+                    writer.write(len(wire).to_bytes(2, "big") + wire)
+                    await writer.drain()
+                if not ok:
+                    break
+        except (asyncio.IncompleteReadError, OSError):
+            pass  # EOF mid-message or the client went away
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    def _respond(self, data: bytes, transport: str) -> tuple[bytes | None, bool]:
+        """The reply to one message (None: send nothing), and whether it was well-formed."""
+        try:
+            query = DNSRecord.parse(data)
+            if query.header.qr or query.header.opcode != 0 or len(query.questions) != 1:
+                raise ValueError("not a standard query with one question")
+        except Exception:
+            self.log.add(DnsQuery(name="?", rtype="?", transport=transport, outcome="FORMERR"))
+            return _formerr(data), False
+
+        question = query.q
+        name = str(question.qname).rstrip(".")
+        rtype = QTYPE[question.qtype]
+        try:
+            answer = self.zone.answer(name, rtype)
+            if answer.silent:
+                self.log.add(DnsQuery(name, rtype, transport, "no answer (timeout)"))
+                return None, True
+            reply = self._reply(query, answer)
+            outcome = _outcome(answer)
+            wire = reply.pack()
+        except Exception as exc:  # a bad record value: fail this query visibly, keep serving
+            reply = self._reply(query, Answer("SERVFAIL", []))
+            outcome = f"SERVFAIL (server error: {exc})"
+            wire = reply.pack()
+        if transport == "udp":
+            opt = next((rr for rr in query.ar if rr.rtype == QTYPE.OPT), None)
+            limit = max(_UDP_DEFAULT_LIMIT, opt.rclass) if opt is not None else _UDP_DEFAULT_LIMIT
+            if len(wire) > limit:
+                reply.rr, reply.auth = [], []
+                reply.header.tc = 1
+                wire = reply.pack()
+                outcome += ", truncated"
+        self.log.add(DnsQuery(name, rtype, transport, outcome))
+        return wire, True
+
+    @staticmethod
+    def _reply(query: DNSRecord, answer: Answer) -> DNSRecord:
+        header = DNSHeader(
+            id=query.header.id,
+            qr=1,
+            aa=1,
+            rd=query.header.rd,
+            ra=0,
+            rcode=getattr(RCODE, answer.rcode),
+        )
+        reply = DNSRecord(header, q=query.q)
+        for record in answer.records:
+            rtype = getattr(QTYPE, record.rtype.upper())
+            reply.add_answer(RR(record.name, rtype, rdata=_rdata(record), ttl=record.ttl))
+        if answer.rcode == "NXDOMAIN" or (answer.rcode == "NOERROR" and not answer.records):
+            reply.add_auth(_NEGATIVE_SOA)
+        if any(rr.rtype == QTYPE.OPT for rr in query.ar):
+            reply.add_ar(EDNS0(udp_len=_OUR_EDNS_PAYLOAD))
+        return reply

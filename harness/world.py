@@ -1,0 +1,164 @@
+"""A whole fake internet for one scenario: hosts on fresh loopback addresses, an authoritative DNS
+server, and recording HTTPS sites. Knows nothing about the Matrix spec.
+
+Strings in a world description may name host addresses as `${label.v4}` / `${label.v6}`; they are
+filled in when the world starts and its addresses are known (`World.render`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field, replace
+
+from harness.addresses import AddressPool
+from harness.dns_server import DnsServer, Record, Zone
+from harness.https_server import ListenSpec, SiteServer, WellKnownBehaviour
+from harness.netns import NetworkSetup
+from harness.observations import ObservationLog
+from harness.pki import CertificateAuthority, CertSpec
+
+TEMPLATE = re.compile(r"\$\{([A-Za-z0-9_-]+)\.(v4|v6)\}")
+
+
+class WorldUnavailable(RuntimeError):
+    """This machine cannot host the world (e.g. it needs IPv6 test addresses)."""
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A fake machine: a fresh address per family it has."""
+
+    label: str
+    v4: bool = True
+    v6: bool = False
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """A server on every address of `host` at `port`. `cert=None` means plain HTTP."""
+
+    host: str
+    port: int
+    cert: CertSpec | None
+    silent: bool = False
+    well_known: WellKnownBehaviour = field(default_factory=WellKnownBehaviour)
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    hosts: tuple[HostSpec, ...] = ()
+    records: tuple[Record, ...] = ()
+    servfail: frozenset[str] = frozenset()
+    silent: frozenset[str] = frozenset()
+    sites: tuple[SiteSpec, ...] = ()
+
+
+class World:
+    """Start with `async with World(...)`; everything it opened is closed on exit."""
+
+    def __init__(
+        self,
+        spec: WorldSpec,
+        pki: CertificateAuthority,
+        pool: AddressPool,
+        network: NetworkSetup,
+    ) -> None:
+        self.spec = spec
+        self.pki = pki
+        self.log = ObservationLog()
+        self._pool = pool
+        self._network = network
+        self.addresses: dict[str, dict[str, str]] = {}
+        self._dns: DnsServer | None = None
+        self._sites: list[SiteServer] = []
+
+    # -- addresses and templates ----------------------------------------------------------------
+
+    def render(self, text: str) -> str:
+        """Replace `${label.v4}` / `${label.v6}` with the addresses of this world."""
+
+        def sub(match: re.Match[str]) -> str:
+            label, family = match.groups()
+            try:
+                return self.addresses[label][family]
+            except KeyError:
+                raise KeyError(f"host {label!r} has no {family} address in this world") from None
+
+        return TEMPLATE.sub(sub, text)
+
+    def _allocate(self) -> None:
+        if any(h.v6 for h in self.spec.hosts) and not self._network.ipv6:
+            raise WorldUnavailable(f"needs IPv6 test addresses: {self._network.describe()}")
+        for host in self.spec.hosts:
+            fam: dict[str, str] = {}
+            if host.v4:
+                fam["v4"] = self._pool.v4()
+            if host.v6:
+                fam["v6"] = self._pool.v6()
+            self.addresses[host.label] = fam
+
+    @property
+    def dns_server(self) -> tuple[str, int]:
+        assert self._dns is not None, "world not started"
+        return self._dns.address
+
+    @property
+    def ca_file(self) -> str:
+        return self.pki.ca_file
+
+    def site_at(self, address: str, port: int) -> str | None:
+        for site in self._sites:
+            if site.spec.address == address and site.spec.port == port:
+                return site.spec.label
+        return None
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> World:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._allocate()
+        zone = Zone(
+            records=[replace(r, value=self.render(r.value)) for r in self.spec.records],
+            servfail=set(self.spec.servfail),
+            silent=set(self.spec.silent),
+        )
+        try:
+            self._dns = DnsServer(zone, self.log, self._pool.v4(), 53)
+            await self._dns.start()
+            for site in self.spec.sites:
+                for address in self.addresses[site.host].values():
+                    server = SiteServer(self._listen_spec(site, address), self.pki, self.log)
+                    self._sites.append(server)
+                    await server.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _listen_spec(self, site: SiteSpec, address: str) -> ListenSpec:
+        cert = site.cert
+        if cert is not None:
+            cert = replace(cert, names=tuple(self.render(n) for n in cert.names))
+        well_known = replace(
+            site.well_known,
+            body=self.render(site.well_known.body),
+            headers=tuple((k, self.render(v)) for k, v in site.well_known.headers),
+        )
+        return ListenSpec(site.label, address, site.port, cert, site.silent, well_known)
+
+    async def stop(self) -> None:
+        sites, self._sites = self._sites, []
+        await asyncio.gather(*(s.stop() for s in sites), return_exceptions=True)
+        if self._dns is not None:
+            dns, self._dns = self._dns, None
+            await dns.stop()
