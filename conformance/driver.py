@@ -10,6 +10,7 @@ thread that still does not finish is abandoned (it is a daemon) and the scenario
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 from collections.abc import Callable
@@ -150,10 +151,9 @@ async def drive(
     done = loop.create_future()
 
     def on_done() -> None:  # runs on the resolver thread
-        try:
+        # RuntimeError: the world's loop is gone (an abandoned thread ending late).
+        with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
-        except RuntimeError:  # the world's loop is gone: an abandoned thread ending late
-            pass
 
     thread.on_done = on_done
     thread.start()

@@ -43,7 +43,9 @@ def load_factory(spec: str) -> Callable[..., Any]:
 def _from_module(spec: str) -> Callable[..., Any]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ResolverLoadError(f"--resolver={spec}: expected MODULE:ATTR, e.g. mypkg.testing:resolver")
+        raise ResolverLoadError(
+            f"--resolver={spec}: expected MODULE:ATTR, e.g. mypkg.testing:resolver"
+        )
     try:
         obj: Any = _import(module_name)
     except Exception as e:

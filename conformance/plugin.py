@@ -14,8 +14,8 @@ import pytest
 
 from conformance import report
 from conformance.loading import ResolverLoadError, load_factory
-from conformance.runner import Runtime, Settings
 from conformance.rulesets import RuleSetError, resolve_spec
+from conformance.runner import Runtime, Settings
 from conformance.scenarios import LEVELS, CatalogError, Scenario, load_catalog
 from harness.netns import NetworkUnavailable
 

@@ -90,7 +90,9 @@ def stage(scenario: Scenario) -> Stage:
     origin = _origin_host(scenario, records)
     if scenario.well_known is not None:
         if origin is None:
-            raise ValueError(f"{scenario.id}: well_known given but {scenario.server_name} has no A/AAAA")
+            raise ValueError(
+                f"{scenario.id}: well_known given but {scenario.server_name} has no A/AAAA"
+            )
         label = f"{origin}:443"
         base = declared.get(label, ServerDecl(origin, 443))
         declared[label] = ServerDecl(
@@ -156,7 +158,8 @@ def _names_of(host: str, records: list[Record]) -> tuple[str, ...]:
 
 def _all_names(records: list[Record], hosts: tuple[HostSpec, ...]) -> tuple[str, ...]:
     names = {r.name for r in records if not r.name.startswith("_")}
-    names |= {r.value.split()[-1].rstrip(".").lower() for r in records if r.rtype in ("CNAME", "SRV")}
+    targets = (r.value.split()[-1] for r in records if r.rtype in ("CNAME", "SRV"))
+    names |= {t.rstrip(".").lower() for t in targets}
     names.discard("")
     addresses = [f"${{{h.label}.v4}}" for h in hosts if h.v4]
     addresses += [f"${{{h.label}.v6}}" for h in hosts if h.v6]

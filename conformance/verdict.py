@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from conformance.driver import DriveOutcome
 from conformance.scenarios import Expectation, Scenario
+from conformance.staging import host_part
 from harness.https_server import WELL_KNOWN_PATH
 from harness.observations import HttpRequest, ObservationLog
 
@@ -71,6 +72,18 @@ def _check_request(req: HttpRequest, judged: Judged, problems: list[str]) -> Non
             problems.append(f"the TLS handshake at {req.site} sent {got}, expected {exp}")
 
 
+def _check_failed_handshakes(log: ObservationLog, judged: Judged, problems: list[str]) -> None:
+    """A handshake that failed at the right server is the clearest sign of a wrong TLS name."""
+    identity = ", ".join(judged.expect.cert) or host_part(judged.expect.host or "")
+    for conn in log.connections():
+        if conn.site in judged.expect.sites and conn.tls and not conn.established:
+            sni = f"SNI {conn.sni!r}" if conn.sni is not None else "no SNI"
+            problems.append(
+                f"the TLS handshake at {conn.site} did not complete ({sni}; "
+                f"{conn.error or 'no reason'}); that server's certificate is for {identity}"
+            )
+
+
 def _check_well_known(log: ObservationLog, judged: Judged, problems: list[str]) -> None:
     e = judged.expect
     wk = [r for r in log.requests() if r.path.split("?")[0] == WELL_KNOWN_PATH]
@@ -99,7 +112,9 @@ def _check_well_known(log: ObservationLog, judged: Judged, problems: list[str]) 
 def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: list[str]) -> None:
     for absent in e.dns_absent:
         name, rtype = absent.rsplit(" ", 1)
-        hits = [q for q in log.dns_queries() if _same(q.name.rstrip("."), name) and q.rtype == rtype]
+        hits = [
+            q for q in log.dns_queries() if _same(q.name.rstrip("."), name) and q.rtype == rtype
+        ]
         if hits:
             problems.append(f"queried {rtype} {name} ({len(hits)}x), which is not needed here")
     if e.no_traffic:
@@ -128,6 +143,7 @@ def judge(
     for req in fed:
         _check_request(req, judged, problems)
     if e.sites:
+        _check_failed_handshakes(log, judged, problems)
         good = [r for r in fed if r.site in e.sites]
         if len(good) != judged.fetches:
             problems.append(f"{len(good)} federation request(s) reached {' or '.join(e.sites)}; "

@@ -97,22 +97,21 @@ class Zone:
             return Answer("NXDOMAIN", [])
 
         out: list[Record] = []
-        owner = qname.rstrip(".")  # the first hop answers with the name as the client spelt it
         visited: set[str] = set()
         while True:
             visited.add(key)
             here = [r for r in self.records if _norm(r.name) == key]
+            if not out:  # the first hop answers with the name as the client spelt it
+                here = [replace(r, name=qname.rstrip(".")) for r in here]
             cname = next((r for r in here if r.rtype.upper() == "CNAME"), None)
             if cname is None or qtype == "CNAME":
-                out += [replace(r, name=owner) for r in here if r.rtype.upper() == qtype]
-                return Answer("NOERROR", out)
-            out.append(replace(cname, name=owner))
-            target = _norm(cname.value)
+                return Answer("NOERROR", out + [r for r in here if r.rtype.upper() == qtype])
+            out.append(cname)
+            key = _norm(cname.value)
             # Stop on loops and at names outside the zone (the client chases those itself), and
             # before a target meant to fail, so the client's own query for it hits the failure.
-            if target in visited or target not in names or self._failure(target, qtype):
+            if key in visited or key not in names or self._failure(key, qtype):
                 return Answer("NOERROR", out)
-            key, owner = target, cname.value.rstrip(".")
 
 
 def _rdata(record: Record) -> A | AAAA | CNAME | SRV:
@@ -220,7 +219,7 @@ class DnsServer:
             await asyncio.sleep(0)
             clients = list(self._clients)
             for task in clients:
-                pass
+                task.cancel()
             await asyncio.gather(*clients, return_exceptions=True)
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -263,12 +262,13 @@ class DnsServer:
             if answer.silent:
                 self.log.add(DnsQuery(name, rtype, transport, "no answer (timeout)"))
                 return None, True
-            reply = self._reply(query, answer)
-            outcome = _outcome(answer)
+            reply, outcome = self._reply(query, answer), _outcome(answer)
             wire = reply.pack()
         except Exception as exc:  # a bad record value: fail this query visibly, keep serving
-            reply = self._reply(query, Answer("SERVFAIL", []))
-            outcome = f"SERVFAIL (server error: {exc})"
+            reply, outcome = (
+                self._reply(query, Answer("SERVFAIL")),
+                f"SERVFAIL (server error: {exc})",
+            )
             wire = reply.pack()
         if transport == "udp":
             opt = next((rr for rr in query.ar if rr.rtype == QTYPE.OPT), None)
@@ -283,14 +283,8 @@ class DnsServer:
 
     @staticmethod
     def _reply(query: DNSRecord, answer: Answer) -> DNSRecord:
-        header = DNSHeader(
-            id=query.header.id,
-            qr=1,
-            aa=1,
-            rd=query.header.rd,
-            ra=0,
-            rcode=getattr(RCODE, answer.rcode),
-        )
+        rcode = getattr(RCODE, answer.rcode)
+        header = DNSHeader(id=query.header.id, qr=1, aa=1, rd=query.header.rd, ra=0, rcode=rcode)
         reply = DNSRecord(header, q=query.q)
         for record in answer.records:
             rtype = getattr(QTYPE, record.rtype.upper())

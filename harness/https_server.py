@@ -243,6 +243,8 @@ def _describe_tls_error(exc: BaseException, conn: Connection) -> str:
         )
     if isinstance(exc, ssl.SSLError):
         return exc.reason or exc.strerror or str(exc)
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "the client aborted the handshake (e.g. it refused the certificate)"
     return f"{type(exc).__name__}: {exc}"
 
 

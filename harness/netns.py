@@ -41,7 +41,7 @@ class NetworkSetup:
 
     def describe(self) -> str:
         where = "private network namespace" if self.private else "the machine's loopback"
-        v6 = "IPv6 test addresses available" if self.ipv6 else f"no IPv6 test addresses ({self.detail})"
+        v6 = "IPv6 test addresses" if self.ipv6 else f"no IPv6 test addresses ({self.detail})"
         return f"{where}; {v6}"
 
 

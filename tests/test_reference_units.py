@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-# The project is not installed in the test venv and no conftest puts the root on sys.path
-# yet: do it here so the file runs on its own.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conformance.env import Env
 from conformance.reference import factory
 from conformance.reference.dns_client import SrvRecord, order_srv
