@@ -77,6 +77,8 @@ class Expectation:
     well_known_host: str | None = None
     well_known_sni: str | None = None
     well_known_max: int | None = None
+    well_known_min: int | None = None  # at least this many (e.g. `no-store` forbids caching)
+    host_exact: bool = False  # compare Host case-sensitively (server names are case-sensitive)
     dns_absent: tuple[str, ...] = ()  # "name TYPE" queries that must not be made
     no_traffic: bool = False  # no DNS query and no connection at all
 
@@ -249,7 +251,7 @@ def _server(value: dict[str, Any]) -> ServerDecl:
 def _expectation(value: dict[str, Any]) -> Expectation:
     _only(value, {
         "request", "host", "sni", "cert", "well_known_at", "well_known_host", "well_known_sni",
-        "well_known_max", "dns_absent", "no_traffic",
+        "well_known_max", "well_known_min", "host_exact", "dns_absent", "no_traffic",
     }, "expect")  # fmt: skip
     request = value["request"]
     sites: tuple[str, ...] = ()
@@ -274,6 +276,8 @@ def _expectation(value: dict[str, Any]) -> Expectation:
         well_known_host=value.get("well_known_host"),
         well_known_sni=value.get("well_known_sni"),
         well_known_max=value.get("well_known_max"),
+        well_known_min=value.get("well_known_min"),
+        host_exact=bool(value.get("host_exact", False)),
         dns_absent=tuple(value.get("dns_absent", ())),
         no_traffic=bool(value.get("no_traffic", False)),
     )

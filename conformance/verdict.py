@@ -62,7 +62,7 @@ def _check_request(req: HttpRequest, judged: Judged, problems: list[str]) -> Non
     if req.method != "GET" or req.path != judged.path:
         problems.append(f"the request at {req.site} was {req.method} {req.path}, "
                         f"expected GET {judged.path}")
-    if not _same(req.host, e.host):
+    if not _same(req.host, e.host) or (e.host_exact and req.host != e.host):
         problems.append(f"the request at {req.site} carried Host {req.host!r}, expected {e.host!r}")
     if e.sni is not None:
         want = None if e.sni == "none" else e.sni
@@ -107,6 +107,9 @@ def _check_well_known(log: ObservationLog, judged: Judged, problems: list[str]) 
     if e.well_known_max is not None and len(wk) > e.well_known_max:
         problems.append(f"the well-known was requested {len(wk)} times over {judged.fetches} "
                         f"fetch(es); at most {e.well_known_max} expected")
+    if e.well_known_min is not None and len(wk) < e.well_known_min:
+        problems.append(f"the well-known was requested {len(wk)} times over {judged.fetches} "
+                        f"fetch(es); at least {e.well_known_min} expected")
 
 
 def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: list[str]) -> None:

@@ -31,7 +31,7 @@ class AddressPool:
     def v4(self) -> str:
         """Next IPv4 address (65 000 per worker before wrapping round)."""
         self._n4 = self._n4 % 65000 + 1
-        n = self._n4 + 256  # skip 127.W.0.x
+        n = self._n4 + (self._n4 - 1) // 255 + 256  # skip 127.W.0.x and every 127.W.x.0
         return f"127.{16 + self.worker}.{n // 256 % 256}.{n % 256 or 1}"
 
     def v6(self) -> str:

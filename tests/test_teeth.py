@@ -47,7 +47,7 @@ MUST_FAIL = {
         "step3.1-delegated-ipv4-explicit-port",
         "step3.2-delegated-hostname-explicit-port",
     ],
-    broken.recursive_well_known: ["step3.5-delegated-name-not-looked-up-via-well-known"],
+    broken.recursive_well_known: ["step3-delegated-name-not-looked-up-via-well-known"],
 }
 
 
