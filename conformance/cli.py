@@ -31,7 +31,8 @@ def _list(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     text = render_markdown(load_sentences(), load_catalog())
     if args.check:
-        current = Path(args.output).read_text(encoding="utf-8") if Path(args.output).exists() else ""
+        out = Path(args.output)
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:
             print(f"{args.output} is out of date: run matrix-resolver-conformance coverage "
                   f"--output {args.output}", file=sys.stderr)

@@ -57,7 +57,7 @@ class CertificateAuthority:
             leaf = self._cas[spec.issuer].issue_cert(*spec.names, **kwargs)
             path = str(self.directory / f"leaf{len(self._leaves)}.pem")
             leaf.private_key_and_cert_chain_pem.write_to_path(path)
-            pass
+            self._leaves[spec] = path
         return path
 
     def server_context(self, spec: CertSpec) -> ssl.SSLContext:
