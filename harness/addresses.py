@@ -6,6 +6,7 @@ log of) a later scenario's servers, and no TIME_WAIT or half-closed socket is ev
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 
@@ -37,4 +38,5 @@ class AddressPool:
     def v6(self) -> str:
         """Next IPv6 test address, bindable only inside the private namespace."""
         self._n6 = self._n6 % 0xFFFF + 1
-        return f"{IPV6_PREFIX}:{self.worker:x}::{self._n6:x}"
+        # Canonical (RFC 5952) text, so a resolver that normalises literals sends the same Host.
+        return str(ipaddress.IPv6Address(f"{IPV6_PREFIX}:{self.worker:x}::{self._n6:x}"))

@@ -35,12 +35,9 @@ def rt(conformance_runtime):
 
 
 def raw(path: str, host: str | None = "origin.test", version: str = "1.1") -> bytes:
-    lines = [f"GET {path} HTTP/{version}"]
-    if host is not None:
-        lines.append(f"Host: {host}")
-    if version == "1.1":
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    host_line = "" if host is None else f"Host: {host}\r\n"
+    close = "Connection: close\r\n" if version == "1.1" else ""
+    return f"GET {path} HTTP/{version}\r\n{host_line}{close}\r\n".encode()
 
 
 def parse(data: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -73,6 +70,12 @@ async def until(predicate, timeout: float = 1.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "the server never recorded it"
         await asyncio.sleep(0.005)
+
+
+async def disconnected(reader: asyncio.StreamReader) -> None:
+    """Wait (a second at most) until the server has closed or reset the connection."""
+    with contextlib.suppress(ConnectionError):
+        await asyncio.wait_for(reader.read(), 1.0)
 
 
 @contextlib.asynccontextmanager
@@ -169,8 +172,7 @@ def test_refused_certificate_leaves_a_failed_handshake(rt) -> None:
                 await connect(rt, spec.address, "other.test")
             (conn,) = log.connections()
             await until(lambda: conn.error is not None)
-            assert conn.client_hello and conn.sni == "other.test"
-            assert not conn.established
+            assert conn.client_hello and conn.sni == "other.test" and not conn.established
             assert isinstance(conn.error, str) and conn.error
             assert log.requests() == []
 
@@ -203,11 +205,12 @@ def test_silent_site_accepts_and_never_answers(rt) -> None:
                 await asyncio.wait_for(reader.read(1), 0.2)
             with pytest.raises(asyncio.TimeoutError):  # nor does it ever finish a handshake
                 await asyncio.wait_for(connect(rt, spec.address, "origin.test"), 0.2)
-            writer.close()
             assert len(log.connections()) == 2
             assert all("silent" in (c.error or "") for c in log.connections())
             assert all(not c.client_hello for c in log.connections())
             assert log.requests() == []
+        await disconnected(reader)  # stop() closed the connection the client kept open
+        writer.close()
 
     rt.loop.run_until_complete(body())
 
@@ -253,6 +256,7 @@ def test_hanging_well_known_never_answers_and_stops_promptly(rt) -> None:
             (req,) = log.requests()
             assert req.status == 0  # read, never answered
             # the client is still connected: serving() times stop() and checks it cleaned up
+        await disconnected(reader)
         writer.close()
 
     rt.loop.run_until_complete(body())
@@ -260,8 +264,7 @@ def test_hanging_well_known_never_answers_and_stops_promptly(rt) -> None:
 
 def test_padded_well_known_streams_the_whole_body(rt) -> None:
     size = 5_000_000
-    json_body = '{"m.server": "t.test:443"}'
-    spec = site(rt, well_known=WellKnownBehaviour(200, json_body, pad_to=size))
+    spec = site(rt, well_known=WellKnownBehaviour(200, DELEGATION, pad_to=size))
 
     async def body() -> None:
         async with serving(rt, spec):
@@ -269,7 +272,7 @@ def test_padded_well_known_streams_the_whole_body(rt) -> None:
             assert status == 200
             assert int(headers["content-length"]) == size
             assert len(got) == size
-            assert got.startswith(json_body.encode()) and got.rstrip(b" ") == json_body.encode()
+            assert got.startswith(DELEGATION.encode()) and got.rstrip(b" ") == DELEGATION.encode()
 
     rt.loop.run_until_complete(body())
 
