@@ -2,6 +2,8 @@
 
     matrix-resolver-conformance list [--format text|json]
     matrix-resolver-conformance coverage [--output PATH] [--check]
+    matrix-resolver-conformance diff OLD NEW [--format json|markdown]
+    matrix-resolver-conformance spec-changes [--output PATH] [--check]
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from conformance import specdiff
+from conformance.rulesets import RuleSetError
 from conformance.scenarios import CatalogError, load_catalog
 from conformance.traceability import load_sentences, render_markdown
 
@@ -29,12 +33,28 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    text = render_markdown(load_sentences(), load_catalog())
+    return _write_page(render_markdown(load_sentences(), load_catalog()), args, "coverage")
+
+
+def _spec_changes(args: argparse.Namespace) -> int:
+    return _write_page(specdiff.spec_changes_page(load_catalog()), args, "spec-changes")
+
+
+def _diff(args: argparse.Namespace) -> int:
+    rows = specdiff.diff(load_catalog(), args.old, args.new)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        print(specdiff.markdown(rows, args.old, args.new), end="")
+    return 0
+
+
+def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
     if args.check:
         out = Path(args.output)
         current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run matrix-resolver-conformance coverage "
+            print(f"{args.output} is out of date: run matrix-resolver-conformance {command} "
                   f"--output {args.output}", file=sys.stderr)
             return 1
         return 0
@@ -57,10 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     p_cov.add_argument("--output", default="docs/coverage.md", help="file, or - for stdout")
     p_cov.add_argument("--check", action="store_true", help="fail if --output is out of date")
     p_cov.set_defaults(run=_coverage)
+    p_diff = sub.add_parser("diff", help="scenarios whose expectation differs between rule sets")
+    p_diff.add_argument("old")
+    p_diff.add_argument("new")
+    p_diff.add_argument("--format", choices=("json", "markdown"), default="markdown")
+    p_diff.set_defaults(run=_diff)
+    p_sc = sub.add_parser("spec-changes", help="every consecutive rule-set pair (docs page)")
+    p_sc.add_argument("--output", default="docs/spec-changes.md", help="file, or - for stdout")
+    p_sc.add_argument("--check", action="store_true", help="fail if --output is out of date")
+    p_sc.set_defaults(run=_spec_changes)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except CatalogError as e:
+    except (CatalogError, RuleSetError) as e:
         print(f"matrix-resolver-conformance: {e}", file=sys.stderr)
         return 2
 

@@ -25,6 +25,8 @@ class Env:
     """Seconds after which the resolver should give up on any one step."""
     well_known_port: int = 443
     """The port of `https://<hostname>/.well-known/matrix/server` (the spec's 443)."""
+    spec: str = "v1.19"
+    """The rule set the run judges by (`--spec`); resolvers may ignore it."""
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts only `ca_file` and checks host names."""

@@ -46,9 +46,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if opts["step_timeout"] <= 0:
         raise pytest.UsageError("--step-timeout must be a positive number of seconds")
     try:
-        opts["factory"] = load_factory(opts["resolver"])
         opts["spec_name"] = resolve_spec(opts["spec"])
-    except (ResolverLoadError, RuleSetError) as e:
+    except RuleSetError as e:
+        raise pytest.UsageError(f"--spec={opts['spec']}: {e}") from None
+    try:
+        opts["factory"] = load_factory(opts["resolver"])
+    except ResolverLoadError as e:
         raise pytest.UsageError(str(e)) from None
     config.stash[OPTIONS_KEY] = opts
     collector = _Collector()
@@ -70,7 +73,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def conformance_runtime(pytestconfig: pytest.Config) -> Iterator[Runtime]:
     opts = pytestconfig.stash[OPTIONS_KEY]
     try:
-        runtime = Runtime(Settings(timeout=opts["step_timeout"], netns=opts["netns"]))
+        settings = Settings(timeout=opts["step_timeout"], netns=opts["netns"],
+                            spec=opts["spec_name"])
+        runtime = Runtime(settings)
     except NetworkUnavailable as e:
         pytest.exit(str(e), returncode=pytest.ExitCode.USAGE_ERROR)
     yield runtime

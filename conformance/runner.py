@@ -14,6 +14,7 @@ from typing import Any
 
 from conformance.driver import drive
 from conformance.env import FEDERATION_PATH, Env
+from conformance.rulesets import LATEST
 from conformance.scenarios import Expectation, Scenario
 from conformance.staging import stage
 from conformance.verdict import Judged, Verdict, judge
@@ -30,6 +31,7 @@ class Settings:
     timeout: float = 1.0
     path: str = FEDERATION_PATH
     netns: str = "auto"
+    spec: str = LATEST
 
 
 @dataclass
@@ -51,8 +53,13 @@ class Runtime:
         self.loop = asyncio.new_event_loop()
 
     def run(self, scenario: Scenario, factory: Callable[..., Any]) -> Result:
+        """Run `scenario` as the settings' rule set has it (skipped where it does not apply)."""
         started = time.monotonic()
-        result = self.loop.run_until_complete(self._run(scenario, factory))
+        applied = scenario.under(self.settings.spec)
+        if isinstance(applied, str):
+            reason = f"not in rule set {self.settings.spec}: {applied}"
+            return Result(scenario, None, skipped=reason)
+        result = self.loop.run_until_complete(self._run(applied, factory))
         result.elapsed = time.monotonic() - started
         return result
 
@@ -66,7 +73,7 @@ class Runtime:
             return Result(scenario, None, skipped=str(e))
         try:
             s = self.settings
-            env = Env(world.dns_server, world.ca_file, s.path, s.timeout, 443)
+            env = Env(world.dns_server, world.ca_file, s.path, s.timeout, 443, s.spec)
             name = world.render(scenario.server_name)
             deadline = s.timeout * scenario.fetches + DEADLINE_GRACE
             outcome = await drive(factory, env, [name] * scenario.fetches, deadline)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from conformance.rulesets import LATEST, RuleSetError, check_range, in_range, previous
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,6 +95,18 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Override:
+    """How one range of rule sets differs: a different expectation (merged over the base one,
+    with the sentence of that text), or not applicable at all (`skip`)."""
+
+    within: str  # "..v1.7", "draft-b971bcee..draft-39b71413", "r0.1.0"
+    change: str = ""  # what that text says differently (shown by `diff`)
+    sentence: str = ""
+    expect: dict[str, Any] = field(default_factory=dict)
+    skip: str = ""
+
+
+@dataclass(frozen=True)
 class Scenario:
     id: str
     step: str
@@ -107,7 +121,25 @@ class Scenario:
     dns_silent: tuple[str, ...] = ()
     well_known: WellKnownDecl | None = None  # shorthand for the origin's :443 server
     servers: tuple[ServerDecl, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    expect_raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     source: str = field(default="", compare=False)
+    change: str = ""  # set on a scenario applied to a rule set with an override
+
+    def under(self, ruleset: str = LATEST) -> Scenario | str:
+        """This scenario as rule set `ruleset` has it, or the reason it does not apply."""
+        for o in self.overrides:
+            if not in_range(ruleset, o.within):
+                continue
+            if o.skip:
+                return o.skip
+            return replace(
+                self,
+                expect=_expectation(_merge(self.expect_raw, o.expect)),
+                sentence=o.sentence or self.sentence,
+                change=o.change,
+            )
+        return self
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -132,13 +164,15 @@ def load_catalog(directory: Path | None = None) -> list[Scenario]:
                 data = tomllib.load(f)
             except tomllib.TOMLDecodeError as e:
                 raise CatalogError(f"{path.name}: {e}") from None
-        _only(data, {"scenario"}, path.name)
+        _only(data, {"scenario", "defaults"}, path.name)
+        defaults = data.get("defaults", {})
+        _only(defaults, {"since", "since_reason"}, f"{path.name}: [defaults]")
         for raw in data.get("scenario", []):
             sid = raw.get("id", "?")
             where = f"{path.name}: scenario {sid!r}"
             try:
-                scenario = _scenario(raw, path.name)
-            except (KeyError, TypeError, ValueError) as e:
+                scenario = _scenario({**defaults, **raw}, path.name)
+            except (KeyError, TypeError, ValueError, RuleSetError) as e:
                 raise CatalogError(f"{where}: {e}") from None
             if scenario.id in seen:
                 raise CatalogError(f"{where}: duplicate id (also in {seen[scenario.id]})")
@@ -156,7 +190,8 @@ def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
 def _scenario(raw: dict[str, Any], source: str) -> Scenario:
     _only(raw, {
         "id", "step", "level", "sentence", "note", "server_name", "fetches", "dns",
-        "dns_servfail", "dns_silent", "well_known", "servers", "expect",
+        "dns_servfail", "dns_silent", "well_known", "servers", "expect", "since",
+        "since_reason", "rules",
     }, "scenario")  # fmt: skip
     sid = raw["id"]
     if not ID_PATTERN.fullmatch(sid):
@@ -171,6 +206,10 @@ def _scenario(raw: dict[str, Any], source: str) -> Scenario:
     fetches = int(raw.get("fetches", 1))
     if fetches < 1:
         raise ValueError("fetches must be >= 1")
+    overrides = _overrides(raw)
+    for o in overrides:
+        if o.expect:
+            _expectation(_merge(raw["expect"], o.expect))  # each rule set's must be valid too
     return Scenario(
         id=sid,
         step=step,
@@ -185,8 +224,41 @@ def _scenario(raw: dict[str, Any], source: str) -> Scenario:
         dns_silent=tuple(raw.get("dns_silent", [])),
         well_known=_well_known(raw["well_known"]) if "well_known" in raw else None,
         servers=tuple(_server(s) for s in raw.get("servers", [])),
+        overrides=overrides,
+        expect_raw=dict(raw["expect"]),
         source=source,
     )
+
+
+def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
+    """`rules` entries in order, then `since` as "not applicable before"."""
+    out = []
+    for r in raw.get("rules", []):
+        _only(r, {"in", "change", "sentence", "expect", "skip"}, "rules")
+        check_range(r["in"])
+        if bool(r.get("skip")) == bool(r.get("expect")):
+            raise ValueError(f"rules entry {r['in']!r}: give exactly one of expect or skip")
+        if r.get("expect") and not r.get("change"):
+            raise ValueError(f"rules entry {r['in']!r}: say what changed (change = ...)")
+        out.append(Override(r["in"], r.get("change", ""), _text(r.get("sentence", "")),
+                            dict(r.get("expect", {})), r.get("skip", "")))
+    if "since" in raw:
+        since = raw["since"]
+        check_range(since)
+        reason = raw.get("since_reason") or f"not in the spec before {since}"
+        earlier = previous(since)
+        if earlier is not None:
+            out.append(Override(f"..{earlier}", skip=reason))
+    return tuple(out)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **over}
+    if merged.get("request") == "none":
+        for key in ("host", "sni", "cert"):
+            if key not in over:
+                merged.pop(key, None)
+    return merged
 
 
 def _text(value: str) -> str:

@@ -184,6 +184,8 @@ def _message(scenario: Scenario, v: Verdict, log: ObservationLog, drive: DriveOu
         f"[{scenario.level}] step {scenario.step}: {scenario.id}",
         f"spec: \"{scenario.sentence}\"",
     ]
+    if scenario.change:
+        lines.append(f"this rule set differs from the current text: {scenario.change}")
     if scenario.note:
         lines.append(f"note: {scenario.note}")
     lines += [f"expected: {v.expected}", f"observed: {v.observed}"]
