@@ -77,7 +77,7 @@ class Runtime:
             name = world.render(scenario.server_name)
             deadline = s.timeout * scenario.fetches + DEADLINE_GRACE
             outcome = await drive(factory, env, [name] * scenario.fetches, deadline)
-            await _settle()
+            await _settle(world)
             judged = Judged(
                 expect=_render(scenario.expect, world),
                 path=s.path,
@@ -96,11 +96,20 @@ class Runtime:
         self.pki.close()
 
 
-async def _settle() -> None:
-    """Let the servers finish logging what already happened (e.g. a refused handshake)."""
+SETTLE_LIMIT = 0.05  # seconds to wait for handshakes still in flight when the resolver returns
+
+
+async def _settle(world: World) -> None:
+    """Let the servers finish logging what already happened: a handshake the client already
+    refused may not have been read yet. Waits only while some handshake is unfinished."""
     for _ in range(3):
         await asyncio.sleep(0)
-    await asyncio.sleep(0.005)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + SETTLE_LIMIT
+    while loop.time() < until and any(
+        c.tls and not c.established and c.error is None for c in world.log.connections()
+    ):
+        await asyncio.sleep(0.001)
 
 
 def _render(e: Expectation, world: World) -> Expectation:

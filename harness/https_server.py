@@ -170,6 +170,7 @@ class SiteServer:
                 server_side=True,
                 ssl_handshake_timeout=self._handshake_timeout,
             )
+            self._pki.release(self.spec.cert, ctx)  # the handshake is over: reusable
         except asyncio.CancelledError:
             conn.error = conn.error or "world stopped during the handshake"
             transport.abort()

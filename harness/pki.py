@@ -40,6 +40,7 @@ class CertificateAuthority:
         self.ca_file = str(self.directory / "ca.pem")
         self._cas["trusted"].cert_pem.write_to_path(self.ca_file)
         self._leaves: dict[CertSpec, str] = {}
+        self._idle: dict[CertSpec, list[ssl.SSLContext]] = {}
 
     def chain_file(self, spec: CertSpec) -> str:
         """Path of a PEM with key and chain for `spec`, issued on first use."""
@@ -61,10 +62,21 @@ class CertificateAuthority:
         return path
 
     def server_context(self, spec: CertSpec) -> ssl.SSLContext:
-        """A fresh server context presenting `spec` (fresh so callbacks can be per connection)."""
+        """A server context presenting `spec`, for one handshake at a time.
+
+        Contexts are pooled (loading a chain costs ~1 ms): take one here, give it back with
+        `release` once its handshake is over, so a per-handshake SNI callback stays exact.
+        """
+        idle = self._idle.get(spec)
+        if idle:
+            return idle.pop()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.chain_file(spec))
         return ctx
+
+    def release(self, spec: CertSpec, ctx: ssl.SSLContext) -> None:
+        ctx.sni_callback = None
+        self._idle.setdefault(spec, []).append(ctx)
 
     def close(self) -> None:
         self._dir.cleanup()
