@@ -14,7 +14,7 @@ import pytest
 
 from conformance import report
 from conformance.loading import ResolverLoadError, load_factory
-from conformance.rulesets import RuleSetError, resolve_spec
+from conformance.rulesets import ORDER, RuleSetError, resolve_spec
 from conformance.runner import Runtime, Settings
 from conformance.scenarios import LEVELS, CatalogError, Scenario, load_catalog
 from harness.netns import NetworkUnavailable
@@ -31,7 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="failures at this level and above fail the run; below it they are "
                          "reported as xfail (default: robustness, i.e. everything counts)")
     group.addoption("--spec", default="latest", metavar="RELEASE",
-                    help="spec release whose rules apply (default: latest)")
+                    help="spec release whose rules apply: a release (r0.1.0 ... v1.19), a seed "
+                         "draft (draft-b971bcee ...), several separated by commas, or 'all' "
+                         "(default: latest)")
     group.addoption("--conformance-report", default=None, metavar="PATH",
                     help="write a JSON report of every scenario's outcome to PATH")
     group.addoption("--step-timeout", type=float, default=1.0, metavar="SECONDS",
@@ -46,7 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if opts["step_timeout"] <= 0:
         raise pytest.UsageError("--step-timeout must be a positive number of seconds")
     try:
-        opts["spec_name"] = resolve_spec(opts["spec"])
+        names = list(ORDER) if opts["spec"] == "all" else opts["spec"].split(",")
+        opts["specs"] = [resolve_spec(n.strip()) for n in names]
+        opts["spec_name"] = opts["specs"][0] if len(opts["specs"]) == 1 else opts["spec"]
     except RuleSetError as e:
         raise pytest.UsageError(f"--spec={opts['spec']}: {e}") from None
     try:
@@ -67,6 +71,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     except CatalogError as e:
         pytest.fail(f"scenario catalog: {e}", pytrace=False)
     metafunc.parametrize("scenario", catalog, ids=[s.id for s in catalog])
+    specs = metafunc.config.stash[OPTIONS_KEY]["specs"]
+    if len(specs) > 1 and "ruleset" in metafunc.fixturenames:
+        metafunc.parametrize("ruleset", specs)
+
+
+@pytest.fixture
+def ruleset(pytestconfig: pytest.Config) -> str:
+    """The rule set a scenario is judged by (parametrized when --spec names several)."""
+    return pytestconfig.stash[OPTIONS_KEY]["specs"][0]
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +87,7 @@ def conformance_runtime(pytestconfig: pytest.Config) -> Iterator[Runtime]:
     opts = pytestconfig.stash[OPTIONS_KEY]
     try:
         settings = Settings(timeout=opts["step_timeout"], netns=opts["netns"],
-                            spec=opts["spec_name"])
+                            spec=opts["specs"][0])
         runtime = Runtime(settings)
     except NetworkUnavailable as e:
         pytest.exit(str(e), returncode=pytest.ExitCode.USAGE_ERROR)
@@ -85,13 +98,13 @@ def conformance_runtime(pytestconfig: pytest.Config) -> Iterator[Runtime]:
 @pytest.fixture
 def run_scenario(
     request: pytest.FixtureRequest, conformance_runtime: Runtime
-) -> Callable[[Scenario], None]:
+) -> Callable[[Scenario, str], None]:
     """Run one scenario against the selected resolver and turn its verdict into a test outcome."""
     opts = request.config.stash[OPTIONS_KEY]
     gate = LEVELS.index(opts["level"])
 
-    def run(scenario: Scenario) -> None:
-        result = conformance_runtime.run(scenario, opts["factory"])
+    def run(scenario: Scenario, ruleset: str) -> None:
+        result = conformance_runtime.run(scenario, opts["factory"], spec=ruleset)
         entry = report.entry(result)
         request.node.user_properties.append(("conformance", entry))
         if result.verdict is None:
@@ -99,7 +112,7 @@ def run_scenario(
         verdict = result.verdict
         if verdict.passed:
             return
-        message = f"rule set {opts['spec_name']}; resolver {opts['resolver']}\n{verdict.message}"
+        message = f"rule set {ruleset}; resolver {opts['resolver']}\n{verdict.message}"
         if LEVELS.index(scenario.level) <= gate:
             pytest.fail(message, pytrace=False)
         pytest.xfail(f"below --level={opts['level']} (not failing the run): {verdict.problems[0]}")

@@ -19,6 +19,7 @@ def entry(result: Result) -> dict[str, Any]:
         expected, observed, problems = v.expected, v.observed, v.problems
     return {
         "id": s.id,
+        "spec": result.spec,
         "step": s.step,
         "level": s.level,
         "outcome": outcome,
@@ -41,6 +42,6 @@ def summary_line(results: list[dict[str, Any]], resolver: str, spec: str) -> str
 
 
 def write(path: str, results: list[dict[str, Any]], resolver: str, spec: str) -> None:
-    ordered = sorted(results, key=lambda r: r["id"])
+    ordered = sorted(results, key=lambda r: (r["id"], r["spec"]))
     doc = {"resolver": resolver, "spec": spec, "results": ordered}
     Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

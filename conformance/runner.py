@@ -40,6 +40,7 @@ class Result:
     verdict: Verdict | None  # None when skipped
     skipped: str = ""
     elapsed: float = 0.0
+    spec: str = LATEST
 
 
 class Runtime:
@@ -52,28 +53,31 @@ class Runtime:
         self.pool = AddressPool()
         self.loop = asyncio.new_event_loop()
 
-    def run(self, scenario: Scenario, factory: Callable[..., Any]) -> Result:
-        """Run `scenario` as the settings' rule set has it (skipped where it does not apply)."""
+    def run(
+        self, scenario: Scenario, factory: Callable[..., Any], spec: str | None = None
+    ) -> Result:
+        """Run `scenario` as rule set `spec` (default: the settings') has it; skipped where it
+        does not apply."""
+        spec = spec or self.settings.spec
         started = time.monotonic()
-        applied = scenario.under(self.settings.spec)
+        applied = scenario.under(spec)
         if isinstance(applied, str):
-            reason = f"not in rule set {self.settings.spec}: {applied}"
-            return Result(scenario, None, skipped=reason)
-        result = self.loop.run_until_complete(self._run(applied, factory))
+            return Result(scenario, None, skipped=f"not in rule set {spec}: {applied}", spec=spec)
+        result = self.loop.run_until_complete(self._run(applied, factory, spec))
         result.elapsed = time.monotonic() - started
         return result
 
-    async def _run(self, scenario: Scenario, factory: Callable[..., Any]) -> Result:
+    async def _run(self, scenario: Scenario, factory: Callable[..., Any], spec: str) -> Result:
         staged = stage(scenario)
         world = World(staged.world, self.pki, self.pool, self.network)
         try:
             await world.start()
         except WorldUnavailable as e:
             await world.stop()
-            return Result(scenario, None, skipped=str(e))
+            return Result(scenario, None, skipped=str(e), spec=spec)
         try:
             s = self.settings
-            env = Env(world.dns_server, world.ca_file, s.path, s.timeout, 443, s.spec)
+            env = Env(world.dns_server, world.ca_file, s.path, s.timeout, 443, spec)
             name = world.render(scenario.server_name)
             deadline = s.timeout * scenario.fetches + DEADLINE_GRACE
             outcome = await drive(factory, env, [name] * scenario.fetches, deadline)
@@ -86,7 +90,7 @@ class Runtime:
                 well_known_at=staged.well_known_at,
                 endpoints=_endpoints(world, staged.roles),
             )
-            return Result(scenario, judge(scenario, judged, world.log, outcome))
+            return Result(scenario, judge(scenario, judged, world.log, outcome), spec=spec)
         finally:
             await world.stop()
 
@@ -123,6 +127,7 @@ def _render(e: Expectation, world: World) -> Expectation:
         cert=tuple(world.render(c) for c in e.cert),
         well_known_host=r(e.well_known_host),
         well_known_sni=r(e.well_known_sni),
+        dns_absent=tuple(world.render(d) for d in e.dns_absent),
     )
 
 

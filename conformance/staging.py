@@ -20,7 +20,9 @@ from harness.world import TEMPLATE, HostSpec, SiteSpec, WorldSpec
 
 DEFAULT_PORTS = (443, 8448)
 WRONG_NAME = "wrong-name.invalid"
-_M_SERVER_PORT = re.compile(r'"m\.server"\s*:\s*"[^"]*:(\d+)"')
+# Any ":port" at the end of a JSON string value in a well-known body or header: over-matching
+# only adds decoys, missing one would leave a plausible destination without a server.
+_BODY_PORT = re.compile(r':(\d{1,5})\s*(?=["\]\s]|$)')
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,10 @@ class Stage:
 
 
 def host_part(host_header: str) -> str:
-    """`[::1]:8448` -> `::1`, `a.test:8448` -> `a.test`, `a.test` -> `a.test`."""
+    """`[::1]:8448` -> `::1`, `a.test:8448` -> `a.test`, `a.test` -> `a.test` (total: also
+    used on the deliberately malformed server names of the grammar scenarios)."""
     if host_header.startswith("["):
-        return host_header[1 : host_header.index("]")]
+        return host_header[1:].partition("]")[0]
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
@@ -99,14 +102,16 @@ def stage(scenario: Scenario) -> Stage:
             base.host, 443, base.cert, base.refuse, base.silent, base.plain, scenario.well_known
         )
 
-    all_names = _all_names(records, hosts)
+    all_names = _all_names(records, hosts, scenario.server_name)
     sites: list[SiteSpec] = []
     roles: dict[str, str] = {}
     for label, decl in declared.items():
         if decl.refuse:
             roles[label] = "refused"
             continue
-        default = _expected_cert(scenario) if label in expected else _names_of(decl.host, records)
+        default = (
+            _expected_cert(scenario) if label in expected else _names_of(decl.host, records, hosts)
+        )
         cert = None if decl.plain else _cert(decl.cert, default)
         sites.append(SiteSpec(decl.host, decl.port, cert, decl.silent, _behaviour(decl.well_known)))
         roles[label] = "expected" if label in expected else "declared"
@@ -151,16 +156,29 @@ def _origin_host(scenario: Scenario, records: list[Record]) -> str | None:
     return None
 
 
-def _names_of(host: str, records: list[Record]) -> tuple[str, ...]:
+def _names_of(host: str, records: list[Record], hosts: tuple[HostSpec, ...]) -> tuple[str, ...]:
+    """A declared server's default certificate: the names pointing at its host, else its
+    addresses (whichever families it has)."""
     names = {r.name for r in records if r.rtype in ("A", "AAAA") and f"${{{host}." in r.value}
-    return tuple(sorted(names)) or (f"${{{host}.v4}}",)
+    if names:
+        return tuple(sorted(names))
+    spec = next(h for h in hosts if h.label == host)
+    return tuple(f"${{{host}.{fam}}}" for fam, has in (("v4", spec.v4), ("v6", spec.v6)) if has)
 
 
-def _all_names(records: list[Record], hosts: tuple[HostSpec, ...]) -> tuple[str, ...]:
-    names = {r.name for r in records if not r.name.startswith("_")}
+def _certifiable(name: str) -> bool:
+    """A certificate can name it: no `_` (SRV owner names), no empty label, not a template."""
+    return bool(name) and "_" not in name and ".." not in name and "${" not in name
+
+
+def _all_names(
+    records: list[Record], hosts: tuple[HostSpec, ...], server_name: str
+) -> tuple[str, ...]:
+    names = {r.name for r in records}
     targets = (r.value.split()[-1] for r in records if r.rtype in ("CNAME", "SRV"))
     names |= {t.rstrip(".").lower() for t in targets}
-    names.discard("")
+    names.add(host_part(server_name).rstrip(".").lower())
+    names = {n for n in names if _certifiable(n) and not _is_ip(n)}
     addresses = [f"${{{h.label}.v4}}" for h in hosts if h.v4]
     addresses += [f"${{{h.label}.v6}}" for h in hosts if h.v6]
     return (*sorted(names), *addresses)
@@ -201,7 +219,8 @@ def _ports(scenario: Scenario, records: list[Record]) -> set[int]:
         ports.add(int(m.group(1)))
     for wk in [scenario.well_known] + [s.well_known for s in scenario.servers]:
         if wk is not None:
-            ports |= {int(p) for p in _M_SERVER_PORT.findall(wk.body)}
+            for text in (wk.body, *(v for _, v in wk.headers)):
+                ports |= {int(p) for p in _BODY_PORT.findall(text)}
     return {p for p in ports if 0 < p < 65536}
 
 

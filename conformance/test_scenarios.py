@@ -6,5 +6,7 @@ from collections.abc import Callable
 from conformance.scenarios import Scenario
 
 
-def test_scenario(scenario: Scenario, run_scenario: Callable[[Scenario], None]) -> None:
-    run_scenario(scenario)
+def test_scenario(
+    scenario: Scenario, ruleset: str, run_scenario: Callable[[Scenario, str], None]
+) -> None:
+    run_scenario(scenario, ruleset)

@@ -51,10 +51,10 @@ def _check_request(req: HttpRequest, judged: Judged, problems: list[str]) -> Non
     e = judged.expect
     where = f"{_role(judged, req.site)} {req.site}"
     if req.site not in e.sites:
-        wanted = " or ".join(e.sites)
+        wanted = f"instead of {' or '.join(e.sites)}" if e.sites else "where none may arrive"
         problems.append(
             f"a federation request reached {where} ({req.connection.endpoint}) "
-            f"instead of {wanted}; it carried "
+            f"{wanted}; it carried "
             + ("no Host" if req.host is None else f"Host {req.host!r}")
             + (f", SNI {req.sni!r}" if req.sni else ", no SNI")
         )
