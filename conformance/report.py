@@ -37,7 +37,9 @@ def summary_line(results: list[dict[str, Any]], resolver: str, spec: str) -> str
         by_level.setdefault(r["level"], Counter())[r["outcome"]] += 1
     parts = []
     for level, counts in sorted(by_level.items()):
-        parts.append(f"{level} {counts['passed']}/{sum(counts.values())} passed")
+        ran = counts["passed"] + counts["failed"]
+        skipped = f" ({counts['skipped']} skipped)" if counts["skipped"] else ""
+        parts.append(f"{level} {counts['passed']}/{ran} passed{skipped}")
     return f"conformance of {resolver} to rule set {spec}: " + ", ".join(parts)
 
 

@@ -231,8 +231,15 @@ def _scenario(raw: dict[str, Any], source: str) -> Scenario:
 
 
 def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
-    """`rules` entries in order, then `since` as "not applicable before"."""
+    """`since` as "not applicable before", then the `rules` entries in order (first match wins)."""
     out = []
+    if "since" in raw:
+        since = raw["since"]
+        check_range(since)
+        reason = raw.get("since_reason") or f"not in the spec before {since}"
+        earlier = previous(since)
+        if earlier is not None:
+            out.append(Override(f"..{earlier}", skip=reason))
     for r in raw.get("rules", []):
         _only(r, {"in", "change", "sentence", "expect", "skip"}, "rules")
         check_range(r["in"])
@@ -242,13 +249,6 @@ def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
             raise ValueError(f"rules entry {r['in']!r}: say what changed (change = ...)")
         out.append(Override(r["in"], r.get("change", ""), _text(r.get("sentence", "")),
                             dict(r.get("expect", {})), r.get("skip", "")))
-    if "since" in raw:
-        since = raw["since"]
-        check_range(since)
-        reason = raw.get("since_reason") or f"not in the spec before {since}"
-        earlier = previous(since)
-        if earlier is not None:
-            out.append(Override(f"..{earlier}", skip=reason))
     return tuple(out)
 
 

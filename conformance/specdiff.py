@@ -54,7 +54,9 @@ def _why(a: Scenario | str, b: Scenario | str) -> str:
         return f"applies only from the new text (before: {a})"
     if isinstance(b, str):
         return f"applies only to the old text (now: {b})"
-    return b.change or a.change or "expectation differs"
+    # Overrides describe how an older text differs, so the old side's override is the rule
+    # that stopped applying; a new-side override only explains its own expectation.
+    return a.change or b.change or "expectation differs"
 
 
 def markdown(rows: list[dict[str, Any]], old: str, new: str) -> str:

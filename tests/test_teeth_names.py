@@ -118,7 +118,7 @@ class WellKnownForIpLiteral(ref.ReferenceResolver):
         if name.is_ip and name.port is None:
             delegated = (await self._well_known(str(name))).server
             if delegated is not None and delegated.is_ip:
-                return await self._connect_ip("3.1", delegated)
+                return await self._connect_ip("3.1", delegated, str(delegated))
             if delegated is not None:
                 port = delegated.port or ref.DEFAULT_PORT
                 return await self._connect_name("3.2", delegated, port, str(delegated))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..rulesets import LATEST, Rules, rules
 from .dns_client import DnsClient, DnsLookupError, SrvRecord, order_srv
 from .http_client import ConnectError, FetchError, Response, connect_first
-from .server_name import ServerName, parse_server_name
+from .server_name import ServerName, format_host_header, parse_server_name
 from .well_known import WellKnownCache, WellKnownResult, fetch_well_known
 
 if TYPE_CHECKING:  # the suite's Env; only its documented attributes are used
@@ -46,6 +48,8 @@ class ReferenceResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._env = env
+        # The text to follow (`--spec`); envs from before the attribute existed mean the latest.
+        self._rules: Rules = rules(getattr(env, "spec", LATEST))
         self._ssl = env.ssl_context()
         self._dns = DnsClient(env.dns_server, env.timeout)
         self._rng = rng if rng is not None else random.Random()
@@ -54,21 +58,40 @@ class ReferenceResolver:
     async def __call__(self, server_name: str) -> Response:
         """One `GET env.path` to the homeserver `server_name`, discovery included."""
         name = parse_server_name(server_name)  # invalid: raise before any traffic
+        r = self._rules
         if name.is_ip:
-            return await self._connect_ip("1", name)
+            return await self._connect_ip("1", name, str(name) if r.ip_host_has_port else None)
+        if name.port is not None and not r.explicit_port_step:
+            name = replace(name, port=None)  # d2f012f4 ignores it ("port 443 exclusively")
         if name.port is not None:
-            return await self._connect_name("2", name, name.port, str(name))
+            host = str(name) if r.explicit_port_host_has_port else name.host
+            return await self._connect_name("2", name, name.port, host)
         well_known = await self._well_known(name.host)
         delegated = well_known.server
         if delegated is None:
+            if well_known.invalid_body and r.invalid_well_known != "step4":
+                raise DiscoveryError("3", f"invalid well-known, discovery aborted "
+                                          f"({r.name}): {well_known.error}")
             return await self._srv_or_default(
                 ("4", "5", "6"), name, f"well-known: {well_known.error}"
             )
         if delegated.is_ip:
-            return await self._connect_ip("3.1", delegated)
+            return await self._connect_ip("3.1", delegated, self._delegated_ip_host(delegated))
         if delegated.port is not None:
-            return await self._connect_name("3.2", delegated, delegated.port, str(delegated))
+            host = str(delegated) if r.delegated_port_in_host else delegated.host
+            return await self._connect_name("3.2", delegated, delegated.port, host)
         return await self._srv_or_default(("3.3", "3.4", "3.5"), delegated, f"m.server {delegated}")
+
+    def _delegated_ip_host(self, delegated: ServerName) -> str:
+        """Step 3.1's Host: "including the port if one was provided" since 6421582b; before,
+        "without port" (b971bcee) and "with port" (39b71413, read as the port used)."""
+        how = self._rules.delegated_ip_host
+        if how == "without-port":
+            return format_host_header(delegated.host, None)
+        if how == "with-port":
+            port = delegated.port if delegated.port is not None else DEFAULT_PORT
+            return format_host_header(delegated.host, port)
+        return str(delegated)
 
     async def aclose(self) -> None:
         """Forget cached well-knowns; no sockets or tasks outlive a call."""
@@ -85,14 +108,18 @@ class ReferenceResolver:
             ssl_context=self._ssl,
             port=self._env.well_known_port,
             timeout=self._env.timeout,
+            follow_redirects=self._rules.follow_redirects,
         )
-        self._well_knowns.put(hostname, result)
+        if self._rules.caching:  # the caching paragraph arrived with 3c17a0e5
+            self._well_knowns.put(hostname, result)
         return result
 
-    async def _connect_ip(self, step: str, name: ServerName) -> Response:
-        """Steps 1 and 3.1: the literal, its port or 8448; certificate for the IP."""
+    async def _connect_ip(self, step: str, name: ServerName, host_header: str | None) -> Response:
+        """Steps 1 and 3.1: the literal, its port or 8448; certificate for the IP. Host is
+        `host_header`, or the bare literal when None."""
         port = name.port if name.port is not None else DEFAULT_PORT
-        return await self._request(step, [name.address], port, name, str(name))
+        host = host_header if host_header is not None else format_host_header(name.host, None)
+        return await self._request(step, [name.address], port, name, host)
 
     async def _connect_name(
         self, step: str, name: ServerName, port: int, host_header: str
@@ -109,7 +136,9 @@ class ReferenceResolver:
         `_matrix._tcp` is asked only when `_matrix-fed._tcp` is absent (NXDOMAIN or
         NODATA), and the A/AAAA fallback only when both are; a failed query stops.
         """
-        for step, service in zip(steps[:2], SRV_SERVICES, strict=True):
+        services = SRV_SERVICES if self._rules.matrix_fed else SRV_SERVICES[1:]
+        srv_steps = steps[:2] if self._rules.matrix_fed else steps[:1]  # before v1.8: one SRV step
+        for step, service in zip(srv_steps, services, strict=True):
             qname = service + name.host
             try:
                 records = await self._dns.srv(qname)

@@ -42,6 +42,10 @@ class WellKnownError(Exception):
     """The well-known response was unusable; discovery goes on at step 4."""
 
 
+class InvalidBody(WellKnownError):
+    """A 200 response whose body is unusable (texts before 6421582b abort discovery on it)."""
+
+
 @dataclass(frozen=True)
 class WellKnownResult:
     """Either the delegated server name or the reason there is none, and for how long."""
@@ -49,6 +53,7 @@ class WellKnownResult:
     server: ServerName | None
     error: str | None
     ttl: float
+    invalid_body: bool = False  # a 200 whose body was unusable (not a failed request)
 
 
 def parse_well_known_body(body: bytes) -> ServerName:
@@ -125,28 +130,38 @@ async def fetch_well_known(
     ssl_context: ssl.SSLContext,
     port: int,
     timeout: float,
+    follow_redirects: bool = True,
 ) -> WellKnownResult:
     """Fetch and validate; never raises for a bad well-known, it returns the reason."""
     try:
         server, ttl = await asyncio.wait_for(
-            _fetch(hostname, dns=dns, ssl_context=ssl_context, port=port, timeout=timeout),
+            _fetch(hostname, dns=dns, ssl_context=ssl_context, port=port, timeout=timeout,
+                   follow_redirects=follow_redirects),
             timeout,
         )
     except (asyncio.TimeoutError, TimeoutError):
         return WellKnownResult(None, f"no answer within {timeout}s", ERROR_TTL)
+    except InvalidBody as exc:
+        return WellKnownResult(None, str(exc), ERROR_TTL, invalid_body=True)
     except (WellKnownError, FetchError, DnsLookupError) as exc:
         return WellKnownResult(None, str(exc), ERROR_TTL)
     return WellKnownResult(server, None, ttl)
 
 
 async def _fetch(
-    hostname: str, *, dns: DnsClient, ssl_context: ssl.SSLContext, port: int, timeout: float
+    hostname: str,
+    *,
+    dns: DnsClient,
+    ssl_context: ssl.SSLContext,
+    port: int,
+    timeout: float,
+    follow_redirects: bool,
 ) -> tuple[ServerName, float]:
     url = f"https://{hostname}{WELL_KNOWN_PATH}"
     visited = {url}
     for hop in range(MAX_REDIRECTS + 1):
         response = await _get(url, dns=dns, ssl_context=ssl_context, port=port, timeout=timeout)
-        if response.status in REDIRECT_STATUSES:
+        if response.status in REDIRECT_STATUSES and follow_redirects:
             location = response.header("location")
             if not location:
                 raise WellKnownError(f"{url}: {response.status} redirect without Location")
@@ -162,7 +177,7 @@ async def _fetch(
         try:
             return parse_well_known_body(response.body), cache_ttl(response.headers)
         except WellKnownError as exc:
-            raise WellKnownError(f"{url}: {exc}") from None
+            raise InvalidBody(f"{url}: {exc}") from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 

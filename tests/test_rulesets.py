@@ -1,0 +1,105 @@
+"""Spec versions as rule sets: the seed diffs replay to exactly their behaviour changes, a
+resolver that follows an old text passes that text and fails the current one, and the diff
+output has the documented shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main as cli
+from conformance.reference.resolver import ReferenceResolver
+from conformance.rulesets import ORDER, RuleSetError, in_range, resolve_spec
+from conformance.scenarios import load_catalog
+from conformance.specdiff import diff, spec_changes_page
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reasons(old: str, new: str) -> set[str]:
+    return {row["why"] for row in diff(load_catalog(), old, new)}
+
+
+def test_seed_a_replays_to_its_changes_and_nothing_else() -> None:
+    """shared/spec/seeds/001: d2f012f4 -> b971bcee (matrix-doc PR #1830)."""
+    got = reasons("draft-d2f012f4", "draft-b971bcee")
+    expected_markers = {
+        "no explicit-port step",  # step 2 appears
+        "SNI rule arrived",  # SNI sentence added
+        "delegated-with-port Host",  # <delegated_server_name>:<delegated_port>
+        "does not say what an invalid well-known",  # invalid -> aborted
+        "30x redirects arrived",  # plain HTTPS request which follows 30x redirects
+    }
+    assert len(got) == len(expected_markers), got
+    for marker in expected_markers:
+        assert sum(marker in why for why in got) == 1, (marker, got)
+
+
+def test_seed_b_replays_to_its_changes_and_nothing_else() -> None:
+    """shared/spec/seeds/000: 39b71413 -> 6421582b (caching only as context)."""
+    got = reasons("draft-39b71413", "draft-6421582b")
+    assert any("step 1's Host" in w for w in got)
+    assert any("step 3.1's Host" in w for w in got)
+    assert any("invalid well-known aborted" in w for w in got)
+    unexplained = [w for w in got if not any(
+        m in w for m in ("step 1's Host", "step 3.1's Host", "aborted"))]
+    assert not unexplained, unexplained
+
+
+def test_releases_without_behaviour_changes_show_none() -> None:
+    assert not reasons("draft-6421582b", "r0.1.0")  # a typo fix
+    assert not reasons("r0.1.0", "r0.1.1")  # the schema now agrees with the section we check
+    assert not reasons("v1.8", "v1.19")
+    assert all("port = *DIGIT" in why for why in reasons("r0.1.1", "r0.1.2"))  # grammar only
+
+
+def test_v1_8_changes_are_all_msc4040() -> None:
+    got = reasons("v1.7", "v1.8")
+    assert got and all("v1.8" in why for why in got), got
+
+
+def test_diff_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["diff", "v1.7", "v1.8", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all({"id", "step", "old", "new"} <= set(r) for r in rows)
+    assert any(r["old"] is None and r["new"]["expect"] for r in rows)  # applies to v1.8 only
+
+
+def test_unknown_rule_set_is_one_line() -> None:
+    with pytest.raises(RuleSetError, match="unknown rule set 'v9'"):
+        resolve_spec("v9")
+    assert cli(["diff", "v9", "v1.8"]) == 2
+
+
+def test_ranges() -> None:
+    assert ORDER[0] == "draft-d2f012f4" and ORDER[-1] == "v1.19"
+    assert in_range("v1.7", "..v1.7") and not in_range("v1.8", "..v1.7")
+    assert in_range("r0.1.3", "r0.1.0..v1.5") and in_range("v1.19", "v1.8..")
+    assert resolve_spec("latest") == "v1.19"
+
+
+def test_spec_changes_page_is_up_to_date() -> None:
+    page = (ROOT / "docs" / "spec-changes.md").read_text(encoding="utf-8")
+    assert page == spec_changes_page(load_catalog()), (
+        "run: matrix-resolver-conformance spec-changes --output docs/spec-changes.md"
+    )
+
+
+class _LegacyOnly(ReferenceResolver):
+    """Follows r0.1.1-v1.7 whatever --spec says: `_matrix._tcp` only."""
+
+    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(env)
+        from conformance.rulesets import rules
+
+        self._rules = rules("r0.1.1")
+
+
+def test_legacy_only_resolver_passes_r0_1_1_and_fails_v1_8(catalog, run) -> None:
+    failed_old = [s.id for s in catalog.values()
+                  if (v := run(s, _LegacyOnly, spec="r0.1.1").verdict) and not v.passed]
+    assert not failed_old
+    v18 = run(catalog["step4-srv-matrix-fed-on-hostname"], _LegacyOnly, spec="v1.8").verdict
+    assert v18 is not None and not v18.passed
