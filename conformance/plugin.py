@@ -58,9 +58,21 @@ def pytest_configure(config: pytest.Config) -> None:
     except ResolverLoadError as e:
         raise pytest.UsageError(str(e)) from None
     config.stash[OPTIONS_KEY] = opts
+    if len(opts["specs"]) > 1 and getattr(config.option, "dist", "no") == "load":
+        # Keep a scenario's rule sets on one worker, so shared runs are reused (see README).
+        config.option.dist = "loadgroup"
     collector = _Collector()
     config.stash[RESULTS_KEY] = collector.results
     config.pluginmanager.register(collector, "matrix-resolver-conformance-collector")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if OPTIONS_KEY not in config.stash or len(config.stash[OPTIONS_KEY]["specs"]) < 2:
+        return
+    for item in items:
+        scenario = getattr(item, "callspec", None) and item.callspec.params.get("scenario")
+        if scenario is not None:
+            item.add_marker(pytest.mark.xdist_group(scenario.id))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -220,11 +220,19 @@ class SiteServer:
         with contextlib.suppress(ConnectionError, OSError, RuntimeError):
             await response.write(body)
             left = wk.pad_to - len(body)
-            while left > 0 and not self._stopping.is_set():
+            # Stop as soon as the client hangs up: writing on into a closed transport would
+            # make asyncio log "socket.send() raised exception." for every chunk.
+            while left > 0 and not self._stopping.is_set() and _open(request):
                 n = min(left, _CHUNK)
                 await response.write(b" " * n)
                 left -= n
+                await asyncio.sleep(0)  # let a hang-up reach the transport before more writes
         return response
+
+
+def _open(request: web.BaseRequest) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
 
 
 class _Accept(asyncio.Protocol):

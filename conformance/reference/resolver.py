@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import astuple, replace
 from typing import TYPE_CHECKING
 
 from ..rulesets import LATEST, Rules, rules
@@ -206,3 +206,12 @@ class ReferenceResolver:
 def factory(env: Env) -> ReferenceResolver:
     """The plug-in entry point: one resolver (and one well-known cache) per scenario."""
     return ReferenceResolver(env)
+
+
+def _spec_profile(spec: str) -> tuple[object, ...]:
+    """What the reference's behaviour depends on under rule set `spec`: its rule flags (not the
+    name), so rule sets with the same flags share runs under `--spec=all`."""
+    return astuple(replace(rules(spec), name="", summary=""))
+
+
+factory.spec_profile = _spec_profile  # type: ignore[attr-defined]
