@@ -94,36 +94,15 @@ class RecursiveWellKnown(ref.ReferenceResolver):
         return await super()._srv_or_default(steps, name, context)
 
 
-def srv_target_as_host(env: Any) -> ref.ReferenceResolver:
-    return SrvTargetAsHost(env)
-
-
-def explicit_port_ignored(env: Any) -> ref.ReferenceResolver:
-    return ExplicitPortIgnored(env)
-
-
-def no_certificate_check(env: Any) -> ref.ReferenceResolver:
-    return NoCertificateCheck(env)
-
-
-def legacy_srv_first(env: Any) -> ref.ReferenceResolver:
-    return LegacySrvFirst(env)
-
-
-def no_well_known(env: Any) -> ref.ReferenceResolver:
-    return NoWellKnown(env)
-
-
-def ipv6_host_unbracketed(env: Any) -> ref.ReferenceResolver:
-    return Ipv6HostUnbracketed(env)
-
-
-def portless_host(env: Any) -> ref.ReferenceResolver:
-    return PortlessHost(env)
-
-
-def recursive_well_known(env: Any) -> ref.ReferenceResolver:
-    return RecursiveWellKnown(env)
+# The classes are factories themselves (called with env); snake_case names for the tables.
+srv_target_as_host = SrvTargetAsHost
+explicit_port_ignored = ExplicitPortIgnored
+no_certificate_check = NoCertificateCheck
+legacy_srv_first = LegacySrvFirst
+no_well_known = NoWellKnown
+ipv6_host_unbracketed = Ipv6HostUnbracketed
+portless_host = PortlessHost
+recursive_well_known = RecursiveWellKnown
 
 
 # -- contract breakers: the harness must bound and report them ---------------------------------
