@@ -4,6 +4,7 @@
     matrix-resolver-conformance coverage [--output PATH] [--check]
     matrix-resolver-conformance diff OLD NEW [--format json|markdown]
     matrix-resolver-conformance spec-changes [--output PATH] [--check]
+    matrix-resolver-conformance implementations [--run] [--only NAMES]
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["implementations"]:  # its own options (it runs the suite)
+        from conformance.implementations import main as implementations
+
+        return implementations(argv[1:])
     parser = argparse.ArgumentParser(prog="matrix-resolver-conformance", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p_sc.add_argument("--output", default="docs/spec-changes.md", help="file, or - for stdout")
     p_sc.add_argument("--check", action="store_true", help="fail if --output is out of date")
     p_sc.set_defaults(run=_spec_changes)
+    sub.add_parser("implementations", help="run real implementations, write the results page")
     args = parser.parse_args(argv)
     try:
         return args.run(args)

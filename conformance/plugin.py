@@ -132,6 +132,15 @@ def run_scenario(
     return run
 
 
+def _version(factory: Any) -> str | None:
+    """`factory.version` (a string, or a callable returning one) names what was tested."""
+    version = getattr(factory, "version", None)
+    try:
+        return str(version()) if callable(version) else version
+    except Exception as e:  # a report must not fail over a version string
+        return f"unknown ({e})"
+
+
 class _Collector:
     """Gathers each scenario's report entry; under xdist the controller sees every worker's."""
 
@@ -158,5 +167,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tr.write_line(report.summary_line(results, opts["resolver"], opts["spec_name"]))
     path = config.getoption("conformance_report")
     if path and not hasattr(config, "workerinput"):
-        report.write(path, results, opts["resolver"], opts["spec_name"])
+        report.write(path, results, opts["resolver"], opts["spec_name"],
+                     _version(opts["factory"]))
         tr.write_line(f"conformance report written to {path}")

@@ -43,7 +43,9 @@ def summary_line(results: list[dict[str, Any]], resolver: str, spec: str) -> str
     return f"conformance of {resolver} to rule set {spec}: " + ", ".join(parts)
 
 
-def write(path: str, results: list[dict[str, Any]], resolver: str, spec: str) -> None:
+def write(
+    path: str, results: list[dict[str, Any]], resolver: str, spec: str, version: str | None = None
+) -> None:
     ordered = sorted(results, key=lambda r: (r["id"], r["spec"]))
-    doc = {"resolver": resolver, "spec": spec, "results": ordered}
+    doc = {"resolver": resolver, "resolver_version": version, "spec": spec, "results": ordered}
     Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
