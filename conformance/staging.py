@@ -166,9 +166,13 @@ def _names_of(host: str, records: list[Record], hosts: tuple[HostSpec, ...]) -> 
     return tuple(f"${{{host}.{fam}}}" for fam, has in (("v4", spec.v4), ("v6", spec.v6)) if has)
 
 
+_HOSTNAME = re.compile(r"[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*")
+
+
 def _certifiable(name: str) -> bool:
-    """A certificate can name it: no `_` (SRV owner names), no empty label, not a template."""
-    return bool(name) and "_" not in name and ".." not in name and "${" not in name
+    """A certificate can name it: a plain host name (not SRV owner names with `_`, not the
+    malformed server names of grammar scenarios, not templates)."""
+    return len(name) <= 253 and _HOSTNAME.fullmatch(name) is not None
 
 
 def _all_names(

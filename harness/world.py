@@ -138,7 +138,10 @@ class World:
             await self._dns.start()
             for site in self.spec.sites:
                 for address in self.addresses[site.host].values():
-                    server = SiteServer(self._listen_spec(site, address), self.pki, self.log)
+                    listen = self._listen_spec(site, address)
+                    if listen.cert is not None:  # issue now: a bad name fails here, loudly
+                        self.pki.chain_file(listen.cert)
+                    server = SiteServer(listen, self.pki, self.log)
                     self._sites.append(server)
                     await server.start()
         except BaseException:
