@@ -56,13 +56,19 @@ class _ResolverThread(threading.Thread):
         self.cancelled = False
         self.on_done: Callable[[], None] = lambda: None
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, fn: Callable[..., Any], *args: Any, cleanup: bool = False) -> Any:
+        """Call fn; run an awaitable result on this thread's loop. After a cancellation only
+        clean-up calls still run (close/aclose), each bounded by CANCEL_GRACE."""
         result = fn(*args)
         if inspect.isawaitable(result):
-            if self.cancelled:
+            if self.cancelled and not cleanup:
+                if inspect.iscoroutine(result):
+                    result.close()  # never started: no "never awaited" warning
                 raise asyncio.CancelledError
 
             async def wrap() -> Any:
+                if cleanup:
+                    return await asyncio.wait_for(result, CANCEL_GRACE)
                 return await result
 
             self.current = self.loop.create_task(wrap())
@@ -110,7 +116,7 @@ class _ResolverThread(threading.Thread):
             closer = getattr(fetch, name, None)
             if callable(closer):
                 try:
-                    self._call(closer)
+                    self._call(closer, cleanup=True)
                 except BaseException as exc:
                     self.outcome.problems.append(f"{name}() {_raised(exc)}")
                 return

@@ -134,3 +134,19 @@ def leaks_a_task(env: Any):
         return await inner(name)
 
     return fetch
+
+
+CLOSED: list[str] = []
+
+
+def hangs_but_closes(env: Any):
+    """Hangs in fetch; its aclose must still be awaited after the cancellation."""
+
+    async def fetch(name: str) -> None:
+        await asyncio.sleep(3600)
+
+    async def aclose() -> None:
+        CLOSED.append("aclose")
+
+    fetch.aclose = aclose  # type: ignore[attr-defined]
+    return fetch

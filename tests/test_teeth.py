@@ -102,3 +102,10 @@ def test_contract_breakers_fail_with_a_clear_message(factory, problem, catalog, 
     assert any(problem in p for p in result.verdict.problems), result.verdict.problems
     bound = 1.0 * scenario.fetches + 3.0 + 1.5  # timeout x fetches + grace + cancel grace
     assert result.elapsed < bound
+
+
+def test_aclose_still_runs_after_a_hung_fetch_is_cancelled(catalog, run) -> None:
+    broken.CLOSED.clear()
+    result = run(catalog["step6-a-record-8448"], broken.hangs_but_closes)
+    assert result.verdict is not None and not result.verdict.passed
+    assert broken.CLOSED == ["aclose"]
