@@ -1,0 +1,1 @@
+"""Adapters that plug real implementations into the suite (each an optional extra)."""
