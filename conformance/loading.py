@@ -1,16 +1,20 @@
-"""Turn `--resolver=MODULE:ATTR` or `--resolver=NAME` into a factory, with one-line errors."""
+"""Turn `--resolver=MODULE:ATTR`, `--resolver=NAME` or `--resolver=exec:COMMAND` into a factory,
+with one-line errors."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
 import os
+import shlex
+import shutil
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
 GROUP = "matrix_resolver_conformance.resolvers"
+EXEC_PREFIX = "exec:"
 
 
 class ResolverLoadError(ValueError):
@@ -22,6 +26,8 @@ def installed_names() -> list[str]:
 
 
 def load_factory(spec: str) -> Callable[..., Any]:
+    if spec.startswith(EXEC_PREFIX):
+        return _from_command(spec)
     if ":" in spec:
         factory = _from_module(spec)
     else:
@@ -38,6 +44,32 @@ def load_factory(spec: str) -> Callable[..., Any]:
             raise ResolverLoadError(f"--resolver={spec}: loading it failed: {e}") from None
     _check_signature(spec, factory)
     return factory
+
+
+def _from_command(spec: str) -> Callable[..., Any]:
+    """`exec:COMMAND ARGS...`: a program speaking the subprocess protocol
+    (docs/subprocess-protocol.md), started once per scenario."""
+    try:
+        argv = shlex.split(spec[len(EXEC_PREFIX) :])
+    except ValueError as e:
+        raise ResolverLoadError(f"--resolver={spec}: cannot split the command: {e}") from None
+    if not argv:
+        raise ResolverLoadError(
+            f"--resolver={spec}: no command given, e.g. exec:node my-resolver.mjs"
+        )
+    program = argv[0]
+    if os.sep in program:
+        found = os.path.isfile(program) and os.access(program, os.X_OK)
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        raise ResolverLoadError(
+            f"--resolver={spec}: command {program!r} not found or not executable"
+            + ("" if os.sep in program else " on PATH")
+        )
+    from conformance.adapters.exec_protocol import exec_factory
+
+    return exec_factory(argv)
 
 
 def _from_module(spec: str) -> Callable[..., Any]:

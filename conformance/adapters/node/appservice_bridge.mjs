@@ -1,0 +1,145 @@
+// matrix-appservice-bridge's MatrixHostResolver under matrix-resolver-conformance, over the
+// subprocess protocol (docs/subprocess-protocol.md). The Python side is
+// conformance/adapters/node_adapters.py, which starts `node appservice_bridge.mjs` once per scenario
+// with, besides the MRC_* variables, NODE_EXTRA_CA_CERTS = MRC_CA_FILE (read by node at start-up).
+//
+// The library resolves; it makes no federation request itself (its callers do, e.g. the
+// provisioning API: `fetch(new URL(path, url), {headers: {Host: hostHeader}})`). So this script
+// answers with a `plan` that the suite carries out exactly:
+//
+//   resolveMatrixServer(name) -> { url, hostHeader }
+//   host     = hostHeader, verbatim
+//   port     = url.port, or 443 when the URL has none (the WHATWG URL drops https' default port)
+//   tls_name = url.hostname (brackets removed from an IPv6 literal): what a caller's HTTPS client
+//              sends as SNI and checks the certificate against, since it connects to the URL
+//   address  = url.hostname when it is an IP literal; otherwise the A then AAAA answers for it from
+//              MRC_DNS_SERVER, in that order (what a caller's getaddrinfo would return), tried in
+//              order by the suite
+//
+// The library's own I/O is pointed at the fake world and otherwise left as it is:
+//   - `dns: {resolveSrv}` is a node Resolver on MRC_DNS_SERVER with node's default options;
+//   - the well-known request uses the library's default, node's global fetch (redirects followed
+//     as fetch does), with the fake CA from NODE_EXTRA_CA_CERTS and dns.lookup replaced (below)
+//     by A/AAAA queries to MRC_DNS_SERVER, the stand-in for the system resolver.
+//
+// Loading: the package index pulls a native crypto module whose binary is downloaded by an install
+// script, so `require('matrix-appservice-bridge')` fails. The resolver needs only `Logger` from the
+// index: the index is pre-seeded in require.cache with a stub, and lib/utils/matrix-host-resolver.js
+// is required directly. The stub logs to stderr (the suite shows the last lines on failure).
+import dns from 'node:dns';
+import Module, { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { createInterface } from 'node:readline';
+
+const protocolWrite = process.stdout.write.bind(process.stdout); // stdout: the protocol only
+process.stdout.write = process.stderr.write.bind(process.stderr);
+
+// ---- The system resolver, pointed at the fake world ------------------------------------------
+const system = new dns.promises.Resolver({ timeout: 5000, tries: 2 }); // glibc's defaults
+system.setServers([process.env.MRC_DNS_SERVER]);
+
+async function lookupAll(hostname, options) {
+  const family = typeof options === 'number' ? options : Number(options?.family ?? 0);
+  if (!hostname) return []; // node's own lookup answers an empty name without asking DNS
+  if (isIP(hostname)) return [{ address: hostname, family: isIP(hostname) }];
+  const want = (f) => family === 0 || family === f;
+  const [a, aaaa] = await Promise.allSettled([
+    want(4) ? system.resolve4(hostname) : Promise.resolve([]),
+    want(6) ? system.resolve6(hostname) : Promise.resolve([]),
+  ]);
+  const v4 = a.status === 'fulfilled' ? a.value.map((address) => ({ address, family: 4 })) : [];
+  const v6 = aaaa.status === 'fulfilled' ? aaaa.value.map((address) => ({ address, family: 6 })) : [];
+  if (!v4.length && !v6.length) {
+    const codes = [a, aaaa].map((r) => r.reason?.code).filter(Boolean);
+    const code = codes.some((c) => ['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED'].includes(c))
+      ? 'EAI_AGAIN' : 'ENOTFOUND';
+    throw Object.assign(new Error(`getaddrinfo ${code} ${hostname}`),
+      { code, errno: code, syscall: 'getaddrinfo', hostname });
+  }
+  // IPv4 first: getaddrinfo's RFC 6724 order ranks it above the fake world's ULA IPv6 addresses.
+  return options?.order === 'ipv6first' ? [...v6, ...v4] : [...v4, ...v6];
+}
+
+dns.promises.lookup = async (hostname, options) => {
+  const all = await lookupAll(hostname, options);
+  return options?.all ? all : (all[0] ?? { address: null, family: 4 });
+};
+dns.lookup = (hostname, options, callback) => {
+  if (typeof options === 'function') [callback, options] = [options, {}];
+  lookupAll(hostname, options).then(
+    (all) => (options?.all ? callback(null, all)
+      : callback(null, all[0]?.address ?? null, all[0]?.family ?? 4)),
+    (err) => callback(err),
+  );
+};
+
+// ---- The library, with its index stubbed ----------------------------------------------------
+const require = createRequire(import.meta.url);
+class Logger {
+  constructor(name) { this.name = name; }
+  log(level, args) {
+    const text = args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+    process.stderr.write(`[${this.name}] ${level}: ${text}\n`);
+  }
+  debug(...args) { this.log('debug', args); }
+  info(...args) { this.log('info', args); }
+  warn(...args) { this.log('warn', args); }
+  error(...args) { this.log('error', args); }
+}
+const resolverPath = require.resolve('matrix-appservice-bridge/lib/utils/matrix-host-resolver.js');
+const indexPath = require.resolve('matrix-appservice-bridge/lib/index.js');
+const stub = new Module(indexPath);
+Object.assign(stub, { filename: indexPath, loaded: true, exports: { Logger } });
+require.cache[indexPath] = stub;
+const { MatrixHostResolver } = require(resolverPath);
+
+const srvResolver = new dns.promises.Resolver(); // node's defaults, as the library's own default
+srvResolver.setServers([process.env.MRC_DNS_SERVER]);
+const hostResolver = new MatrixHostResolver({
+  dns: { resolveSrv: (name) => srvResolver.resolveSrv(name) },
+  fetch: (...args) => globalThis.fetch(...args), // the library's default, made explicit
+});
+
+async function planFor(serverName) {
+  const { url, hostHeader } = await hostResolver.resolveMatrixServer(serverName);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port ? Number(url.port) : 443;
+  let address;
+  if (isIP(host)) {
+    address = host;
+  } else {
+    try {
+      address = (await lookupAll(host, { all: true })).map((a) => a.address);
+      if (!address.length) throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+    } catch (e) {
+      return { error: `the library resolved ${serverName} to ${url} (Host ${hostHeader}), `
+        + `and ${host} has no address: ${e.message}` };
+    }
+  }
+  return { plan: { address, port, host: hostHeader, tls_name: host } };
+}
+
+async function answerFor(serverName) {
+  try {
+    return await planFor(serverName);
+  } catch (e) {
+    return { error: `${e?.name ?? 'Error'}: ${e?.message ?? String(e)}` };
+  }
+}
+
+// ---- The protocol: one JSON request per line on stdin, one answer per line on stdout ------
+let queue = Promise.resolve();
+createInterface({ input: process.stdin, crlfDelay: Infinity })
+  .on('line', (line) => {
+    queue = queue.then(async () => {
+      let id;
+      try {
+        const request = JSON.parse(line);
+        id = request.id;
+        protocolWrite(`${JSON.stringify({ id, ...(await answerFor(request.fetch)) })}\n`);
+      } catch (e) {
+        protocolWrite(`${JSON.stringify({ id, error: `adapter: ${e.message}` })}\n`);
+      }
+    });
+  })
+  .on('close', () => queue.finally(() => process.exit(0)));
