@@ -32,7 +32,7 @@ def run_reports(names: list[str], reports: Path) -> None:
     reports.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
-            out = reports / f"{name}.json"
+            out = (reports / f"{name}.json").resolve()  # pytest runs in a scratch dir
             cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-n", "2",
                    "-p", "no:cacheprovider", f"--resolver={name}", f"--conformance-report={out}"]
             print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import astuple, replace
 from typing import TYPE_CHECKING
 
+from .. import __version__
 from ..rulesets import LATEST, Rules, rules
 from .dns_client import DnsClient, DnsLookupError, SrvRecord, order_srv
 from .http_client import ConnectError, FetchError, Response, connect_first
@@ -215,3 +216,4 @@ def _spec_profile(spec: str) -> tuple[object, ...]:
 
 
 factory.spec_profile = _spec_profile  # type: ignore[attr-defined]
+factory.version = lambda: f"reference (matrix-resolver-conformance {__version__})"  # type: ignore[attr-defined]
