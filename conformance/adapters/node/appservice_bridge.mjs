@@ -29,7 +29,7 @@
 import dns from 'node:dns';
 import Module, { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { createInterface } from 'node:readline';
+import { serve } from './protocol.mjs';
 
 const protocolWrite = process.stdout.write.bind(process.stdout); // stdout: the protocol only
 process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -127,19 +127,4 @@ async function answerFor(serverName) {
   }
 }
 
-// ---- The protocol: one JSON request per line on stdin, one answer per line on stdout ------
-let queue = Promise.resolve();
-createInterface({ input: process.stdin, crlfDelay: Infinity })
-  .on('line', (line) => {
-    queue = queue.then(async () => {
-      let id;
-      try {
-        const request = JSON.parse(line);
-        id = request.id;
-        protocolWrite(`${JSON.stringify({ id, ...(await answerFor(request.fetch)) })}\n`);
-      } catch (e) {
-        protocolWrite(`${JSON.stringify({ id, error: `adapter: ${e.message}` })}\n`);
-      }
-    });
-  })
-  .on('close', () => queue.finally(() => process.exit(0)));
+serve(answerFor, protocolWrite);  // the protocol loop: ./protocol.mjs

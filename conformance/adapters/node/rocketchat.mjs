@@ -17,7 +17,7 @@
 import dns from 'node:dns';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { createInterface } from 'node:readline';
+import { serve } from './protocol.mjs';
 
 // stdout is the protocol channel. The SDK logs with pino, whose default destination is
 // `process.stdout.fd`, and libraries may console.log: send all of that to stderr (the suite shows
@@ -107,19 +107,4 @@ async function fetchOnce(serverName) {
   }
 }
 
-// ---- The protocol: one JSON request per line on stdin, one answer per line on stdout ------
-let queue = Promise.resolve();
-createInterface({ input: process.stdin, crlfDelay: Infinity })
-  .on('line', (line) => {
-    queue = queue.then(async () => {
-      let id;
-      try {
-        const request = JSON.parse(line);
-        id = request.id;
-        protocolWrite(`${JSON.stringify({ id, ...(await fetchOnce(request.fetch)) })}\n`);
-      } catch (e) {
-        protocolWrite(`${JSON.stringify({ id, error: `adapter: ${e.message}` })}\n`);
-      }
-    });
-  })
-  .on('close', () => queue.finally(() => process.exit(0)));
+serve(fetchOnce, protocolWrite);  // the protocol loop: ./protocol.mjs
