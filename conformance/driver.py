@@ -41,9 +41,12 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+RAISED_LIMIT = 2000  # enough for an exec child's stderr tail (20 lines) to reach the verdict
+
+
 def _raised(exc: BaseException) -> str:
     text = f"raised {type(exc).__name__}: {exc}"
-    return text if len(text) <= 300 else text[:297] + "..."
+    return text if len(text) <= RAISED_LIMIT else text[: RAISED_LIMIT - 3] + "..."
 
 
 class _ResolverThread(threading.Thread):
