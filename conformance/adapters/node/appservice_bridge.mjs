@@ -29,49 +29,14 @@
 import dns from 'node:dns';
 import Module, { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import { lookupAll, useFakeSystemResolver } from './lookup.mjs';
 import { serve } from './protocol.mjs';
 
 const protocolWrite = process.stdout.write.bind(process.stdout); // stdout: the protocol only
 process.stdout.write = process.stderr.write.bind(process.stderr);
 
-// ---- The system resolver, pointed at the fake world ------------------------------------------
-const system = new dns.promises.Resolver({ timeout: 5000, tries: 2 }); // glibc's defaults
-system.setServers([process.env.MRC_DNS_SERVER]);
-
-async function lookupAll(hostname, options) {
-  const family = typeof options === 'number' ? options : Number(options?.family ?? 0);
-  if (!hostname) return []; // node's own lookup answers an empty name without asking DNS
-  if (isIP(hostname)) return [{ address: hostname, family: isIP(hostname) }];
-  const want = (f) => family === 0 || family === f;
-  const [a, aaaa] = await Promise.allSettled([
-    want(4) ? system.resolve4(hostname) : Promise.resolve([]),
-    want(6) ? system.resolve6(hostname) : Promise.resolve([]),
-  ]);
-  const v4 = a.status === 'fulfilled' ? a.value.map((address) => ({ address, family: 4 })) : [];
-  const v6 = aaaa.status === 'fulfilled' ? aaaa.value.map((address) => ({ address, family: 6 })) : [];
-  if (!v4.length && !v6.length) {
-    const codes = [a, aaaa].map((r) => r.reason?.code).filter(Boolean);
-    const code = codes.some((c) => ['ESERVFAIL', 'ETIMEOUT', 'ECONNREFUSED'].includes(c))
-      ? 'EAI_AGAIN' : 'ENOTFOUND';
-    throw Object.assign(new Error(`getaddrinfo ${code} ${hostname}`),
-      { code, errno: code, syscall: 'getaddrinfo', hostname });
-  }
-  // IPv4 first: getaddrinfo's RFC 6724 order ranks it above the fake world's ULA IPv6 addresses.
-  return options?.order === 'ipv6first' ? [...v6, ...v4] : [...v4, ...v6];
-}
-
-dns.promises.lookup = async (hostname, options) => {
-  const all = await lookupAll(hostname, options);
-  return options?.all ? all : (all[0] ?? { address: null, family: 4 });
-};
-dns.lookup = (hostname, options, callback) => {
-  if (typeof options === 'function') [callback, options] = [options, {}];
-  lookupAll(hostname, options).then(
-    (all) => (options?.all ? callback(null, all)
-      : callback(null, all[0]?.address ?? null, all[0]?.family ?? 4)),
-    (err) => callback(err),
-  );
-};
+// ---- The system resolver, pointed at the fake world: ./lookup.mjs ----------------------
+useFakeSystemResolver(process.env.MRC_DNS_SERVER);
 
 // ---- The library, with its index stubbed ----------------------------------------------------
 const require = createRequire(import.meta.url);
