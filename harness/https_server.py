@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import ssl
 from dataclasses import dataclass, field
 from functools import partial
@@ -255,8 +254,3 @@ def _describe_tls_error(exc: BaseException, conn: Connection) -> str:
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return "the client aborted the handshake (e.g. it refused the certificate)"
     return f"{type(exc).__name__}: {exc}"
-
-
-def json_body(value: object) -> str:
-    """Helper for callers building well-known bodies from Python values."""
-    return json.dumps(value)

@@ -111,12 +111,6 @@ class World:
     def ca_file(self) -> str:
         return self.pki.ca_file
 
-    def site_at(self, address: str, port: int) -> str | None:
-        for site in self._sites:
-            if site.spec.address == address and site.spec.port == port:
-                return site.spec.label
-        return None
-
     # -- life cycle -----------------------------------------------------------------------------
 
     async def __aenter__(self) -> World:
