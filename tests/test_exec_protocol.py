@@ -128,8 +128,10 @@ for line in sys.stdin:
     assert result.verdict is not None and not result.verdict.passed
     assert "did not finish within" in result.verdict.message
     assert elapsed < 1.0 * 1 + 3.0 + 2.5  # the driver's deadline, its cancel grace, start-up
-    for pid in map(int, pids.read_text().split()):
-        assert not alive(pid), f"process {pid} outlived its scenario"
+    for role, pid in zip(("child", "grandchild"), map(int, pids.read_text().split()), strict=True):
+        if alive(pid):  # say which one and in what state, so a recurrence can be diagnosed
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            raise AssertionError(f"the {role} (pid {pid}, state {state}) outlived its scenario")
 
 
 def test_child_that_lingers_after_stdin_closes_is_killed_without_failing(

@@ -35,6 +35,29 @@ CLOSE_MARGIN = 0.3  # ... but aclose() must end within the driver's CANCEL_GRACE
 DRAIN_GRACE = 0.25  # seconds to reap a killed child, or to collect the last stderr of one that died
 
 
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group `pgid` that are not zombies (from /proc; Linux)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        if fields and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+async def _group_gone(pgid: int, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout
+    while _live_members(pgid) and loop.time() < until:
+        await asyncio.sleep(0.005)
+
+
 class ExecError(Exception):
     """The child gave no HTTP response (it said why, died, hung or could not start)."""
 
@@ -267,6 +290,9 @@ class ExecFetch:
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
             await asyncio.wait_for(proc.wait(), DRAIN_GRACE)
+        # SIGKILL takes effect asynchronously: grandchildren nobody waits for may still be
+        # running for a moment. Nothing may outlive the scenario, so wait until they are gone.
+        await _group_gone(proc.pid, DRAIN_GRACE)
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
