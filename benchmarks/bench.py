@@ -55,8 +55,11 @@ def main() -> int:
                 wall, last = timed(cmd, cwd or Path(scratch))
                 walls.append(wall)
             shown = " ".join(["pytest", *cmd[3:]])
-            print(f"| {name} | `{shown}` | {min(walls):.1f} | {statistics.median(walls):.1f} "
-                  f"| {last} |", flush=True)
+            print(
+                f"| {name} | `{shown}` | {min(walls):.1f} | {statistics.median(walls):.1f} "
+                f"| {last} |",
+                flush=True,
+            )
     return 0
 
 

@@ -1,6 +1,9 @@
 """matrix-resolver-conformance: a conformance suite for Matrix federation server-name resolution.
 
-Layout: `harness` is the fake world, `fixtures/` the scenario catalog as data, and this package
-the judge (pytest plugin, contract, verdicts, reports, the reference resolver)."""
+Installed as `matrix_resolver_conformance` (the repository's `conformance/` folder); the fake
+world is `matrix_resolver_harness` (`harness/`), the catalog is data (`fixtures/`). README's
+"Layout" says which room holds what. Kept free of imports: it is the package's face and its
+version source, imported by every pytest start.
+"""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

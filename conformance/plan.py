@@ -5,7 +5,7 @@ their caller. The suite judges what reaches the wire, so it makes that request f
 every decision verbatim and adding none of its own (no DNS, no defaults, no retries beyond the
 plan's own address list):
 
-    from conformance.plan import request_by_plan
+    from matrix_resolver_conformance.plan import request_by_plan
 
     async def fetch(server_name):
         plan = my_library.resolve(server_name)          # your decision
@@ -29,10 +29,10 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from conformance.reference.http_client import connect_first
+from matrix_resolver_conformance.wire.https_client import connect_first
 
 if TYPE_CHECKING:
-    from conformance.env import Env
+    from matrix_resolver_conformance.env import Env
 
 __all__ = ["PLAN_KEYS", "PlanError", "request_by_plan", "validate_plan"]
 
@@ -73,15 +73,15 @@ def _text(plan: dict[str, Any], key: str, *, spaces: bool) -> str:
 def validate_plan(plan: Any) -> tuple[list[str], int, str, str]:
     """(addresses, port, host, tls_name) from a plan dict, or `PlanError`."""
     if not isinstance(plan, dict):
-        raise PlanError(f"a plan must be an object with keys {', '.join(PLAN_KEYS)}, "
-                        f"got {plan!r}")
+        raise PlanError(f"a plan must be an object with keys {', '.join(PLAN_KEYS)}, got {plan!r}")
     missing = [k for k in PLAN_KEYS if k not in plan]
     if missing:
         raise PlanError(f"plan is missing {', '.join(missing)} (has: {', '.join(plan) or 'none'})")
     unknown = sorted(set(plan) - set(PLAN_KEYS))
     if unknown:
-        raise PlanError(f"plan has unknown key(s) {', '.join(unknown)}; "
-                        f"the keys are {', '.join(PLAN_KEYS)}")
+        raise PlanError(
+            f"plan has unknown key(s) {', '.join(unknown)}; the keys are {', '.join(PLAN_KEYS)}"
+        )
     raw = plan["address"]
     if isinstance(raw, list):
         if not raw:
@@ -94,8 +94,9 @@ def validate_plan(plan: Any) -> tuple[list[str], int, str, str]:
         raise PlanError(f"plan 'port' must be an integer 1-65535, got {port!r}")
     tls_name = _text(plan, "tls_name", spaces=False)
     if tls_name.startswith("["):
-        raise PlanError(f"plan 'tls_name' must be a name or an IP address without brackets, "
-                        f"got {tls_name!r}")
+        raise PlanError(
+            f"plan 'tls_name' must be a name or an IP address without brackets, got {tls_name!r}"
+        )
     return addresses, port, _text(plan, "host", spaces=True), tls_name
 
 

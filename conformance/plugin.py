@@ -1,110 +1,181 @@
-"""The pytest plugin (entry point `pytest11`): options, one test per scenario, levels, report.
+"""The pytest plugin (entry point `pytest11`): one test per scenario, levels, reports.
 
-Loaded by every pytest in an environment where the suite is installed, so it does nothing until
-scenarios are actually collected: options are validated at configure time, the world's network
-and certificate authority are created by the first scenario that runs.
+Loaded by every pytest in an environment where the suite is installed, so it costs an unrelated
+run almost nothing: it registers its options (all `--conformance-...`, see `options`) and
+markers, and imports nothing else until a run targets the scenarios. Only its own test function
+(`test_scenarios.test_scenario`) is parametrized; the world's network and certificate authority
+are made by the first scenario that runs.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from conformance import report
-from conformance.loading import ResolverLoadError, load_factory
-from conformance.rulesets import ORDER, RuleSetError, resolve_spec
-from conformance.runner import Runtime, Settings
-from conformance.scenarios import LEVELS, CatalogError, Scenario, load_catalog
-from harness.netns import NetworkUnavailable
+from matrix_resolver_conformance.options import (
+    LEVELS,
+    PACKAGE_DIR,
+    add_options,
+    read_options,
+    rewrite_shorthands,
+)
+from matrix_resolver_conformance.session import Suite
 
-OPTIONS_KEY = pytest.StashKey[dict[str, Any]]()
-RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+if TYPE_CHECKING:
+    from matrix_resolver_conformance.catalog.model import Scenario
+    from matrix_resolver_conformance.run.runtime import Runtime
+
+SCENARIO_FILE = PACKAGE_DIR / "test_scenarios.py"
+SCENARIO_TEST = "test_scenario"
+STEP_MARKERS = (
+    "1", "2", "3", "3.1", "3.2", "3.3", "3.4", "3.5", "4", "5", "6", "tls", "grammar",
+)  # fmt: skip  # as catalog.model.STEPS (a test checks)
+SUITE = pytest.StashKey["Suite"]()
+
+
+def step_marker(step: str) -> str:
+    """`3.3` -> `step3_3`, `tls` -> `step_tls`: a marker name for `-m`."""
+    return f"step{step.replace('.', '_')}" if step[0].isdigit() else f"step_{step}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("matrix-resolver-conformance", "Matrix server-name resolution suite")
-    group.addoption("--resolver", default="reference", metavar="MODULE:ATTR|NAME",
-                    help="resolver factory under test (default: the built-in 'reference')")
-    group.addoption("--level", default="robustness", choices=LEVELS,
-                    help="failures at this level and above fail the run; below it they are "
-                         "reported as xfail (default: robustness, i.e. everything counts)")
-    group.addoption("--spec", default="latest", metavar="RELEASE",
-                    help="spec release whose rules apply: a release (r0.1.0 ... v1.19), a seed "
-                         "draft (draft-b971bcee ...), several separated by commas, or 'all' "
-                         "(default: latest)")
-    group.addoption("--conformance-report", default=None, metavar="PATH",
-                    help="write a JSON report of every scenario's outcome to PATH")
-    group.addoption("--step-timeout", type=float, default=1.0, metavar="SECONDS",
-                    help="env.timeout: seconds a resolver may spend on any one step (default 1)")
-    group.addoption("--netns", default="auto", choices=("auto", "require", "off"),
-                    help="run the fake world in a private network namespace (default: auto)")
+    add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)  # after the initial conftests have registered their options
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    rewrite_shorthands(args, parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: a Matrix server-name resolution scenario")
-    opts = {k: config.getoption(k) for k in ("resolver", "level", "spec", "step_timeout", "netns")}
-    if opts["step_timeout"] <= 0:
-        raise pytest.UsageError("--step-timeout must be a positive number of seconds")
-    try:
-        names = list(ORDER) if opts["spec"] == "all" else opts["spec"].split(",")
-        opts["specs"] = [resolve_spec(n.strip()) for n in names]
-        opts["spec_name"] = opts["specs"][0] if len(opts["specs"]) == 1 else opts["spec"]
-    except RuleSetError as e:
-        raise pytest.UsageError(f"--spec={opts['spec']}: {e}") from None
-    try:
-        opts["factory"] = load_factory(opts["resolver"])
-    except ResolverLoadError as e:
-        raise pytest.UsageError(str(e)) from None
-    config.stash[OPTIONS_KEY] = opts
-    if len(opts["specs"]) > 1 and getattr(config.option, "dist", "no") == "load":
-        # Keep a scenario's rule sets on one worker, so shared runs are reused (see README).
-        config.option.dist = "loadgroup"
-    collector = _Collector()
-    config.stash[RESULTS_KEY] = collector.results
-    config.pluginmanager.register(collector, "matrix-resolver-conformance-collector")
+    for level in LEVELS:
+        config.addinivalue_line("markers", f"{level}: a conformance scenario of level {level}")
+    for step in STEP_MARKERS:
+        config.addinivalue_line("markers", f"{step_marker(step)}: scenarios of step {step}")
+    if _targets_scenarios(config):
+        _start_suite(config)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if OPTIONS_KEY not in config.stash or len(config.stash[OPTIONS_KEY]["specs"]) < 2:
-        return
-    for item in items:
-        scenario = getattr(item, "callspec", None) and item.callspec.params.get("scenario")
-        if scenario is not None:
-            item.add_marker(pytest.mark.xdist_group(scenario.id))
+def _targets_scenarios(config: pytest.Config) -> bool:
+    """Will this run collect our scenario test? Decided from the paths it was given, so that
+    unrelated runs never load the suite."""
+    for arg in config.args:
+        head = arg.split("::", 1)[0]
+        path = _pyarg_path(head) if config.option.pyargs else None
+        path = path or (config.invocation_params.dir / head)
+        try:
+            path = path.resolve()
+        except OSError:
+            continue
+        if path in (SCENARIO_FILE, PACKAGE_DIR) or path in PACKAGE_DIR.parents:
+            return True
+    return False
+
+
+def _pyarg_path(name: str) -> Path | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin)
+    return origin.parent if origin.name == "__init__.py" else origin
+
+
+def _suite(config: pytest.Config) -> Suite:
+    """The run's state; made on demand for runs that reached the scenarios unannounced."""
+    if SUITE not in config.stash:
+        _start_suite(config)
+    return config.stash[SUITE]
+
+
+def _start_suite(config: pytest.Config) -> None:
+    suite = Suite(config, read_options(config))
+    config.stash[SUITE] = suite
+    config.pluginmanager.register(suite, "matrix-resolver-conformance-suite")
+    config.add_cleanup(suite.close)
+    suite.prepare()
+
+
+# -- collection --------------------------------------------------------------------------------
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    """Our scenario file is collected even where `python_files` would not match it."""
+    if file_path != SCENARIO_FILE or parent.session.isinitpath(file_path):
+        return None
+    patterns = parent.config.getini("python_files")
+    if any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
+        return None  # pytest's own collector takes it
+    return pytest.Module.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    """... and its test function even where `python_functions` would not match it."""
+    if name != SCENARIO_TEST or collector.path != SCENARIO_FILE:
+        return None
+    if not isinstance(collector, pytest.Module) or collector.funcnamefilter(name):
+        return None  # collected as usual
+    return list(collector._genfunctions(name, obj))  # the only way to get parametrization
+
+
+def _is_ours(function: Callable[..., Any], path: Path) -> bool:
+    return function.__name__ == SCENARIO_TEST and path == SCENARIO_FILE
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "scenario" not in metafunc.fixturenames:
+    if not _is_ours(metafunc.function, metafunc.definition.path):
         return
+    from matrix_resolver_conformance.catalog import CatalogError, load_catalog
+
+    suite = _suite(metafunc.config)
     try:
         catalog = load_catalog()
     except CatalogError as e:
-        pytest.fail(f"scenario catalog: {e}", pytrace=False)
+        raise pytest.UsageError(f"scenario catalog: {e}") from None
     metafunc.parametrize("scenario", catalog, ids=[s.id for s in catalog])
-    specs = metafunc.config.stash[OPTIONS_KEY]["specs"]
-    if len(specs) > 1 and "ruleset" in metafunc.fixturenames:
-        metafunc.parametrize("ruleset", specs)
+    if len(suite.options.rulesets) > 1:
+        metafunc.parametrize("ruleset", suite.options.rulesets)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    several = SUITE in config.stash and len(config.stash[SUITE].options.rulesets) > 1
+    for item in items:
+        if not isinstance(item, pytest.Function) or not _is_ours(item.function, item.path):
+            continue
+        scenario = cast("Scenario", item.callspec.params["scenario"])
+        item.add_marker(pytest.mark.conformance)
+        item.add_marker(scenario.level)
+        item.add_marker(step_marker(scenario.step))
+        if several:  # keep a scenario's rule sets on one worker, so shared runs are reused
+            item.add_marker(pytest.mark.xdist_group(scenario.id))
+
+
+# -- fixtures ----------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def ruleset(pytestconfig: pytest.Config) -> str:
-    """The rule set a scenario is judged by (parametrized when --spec names several)."""
-    return pytestconfig.stash[OPTIONS_KEY]["specs"][0]
+    """The rule set a scenario is judged by (parametrized when several are selected)."""
+    return _suite(pytestconfig).options.rulesets[0]
 
 
 @pytest.fixture(scope="session")
 def conformance_runtime(pytestconfig: pytest.Config) -> Iterator[Runtime]:
-    opts = pytestconfig.stash[OPTIONS_KEY]
-    try:
-        settings = Settings(timeout=opts["step_timeout"], netns=opts["netns"],
-                            spec=opts["specs"][0])
-        runtime = Runtime(settings)
-    except NetworkUnavailable as e:
-        pytest.exit(str(e), returncode=pytest.ExitCode.USAGE_ERROR)
-    yield runtime
-    runtime.close()
+    suite = _suite(pytestconfig)
+    yield suite.runtime()
+    suite.close_runtime()
 
 
 @pytest.fixture
@@ -112,61 +183,9 @@ def run_scenario(
     request: pytest.FixtureRequest, conformance_runtime: Runtime
 ) -> Callable[[Scenario, str], None]:
     """Run one scenario against the selected resolver and turn its verdict into a test outcome."""
-    opts = request.config.stash[OPTIONS_KEY]
-    gate = LEVELS.index(opts["level"])
-
-    def run(scenario: Scenario, ruleset: str) -> None:
-        result = conformance_runtime.run(scenario, opts["factory"], spec=ruleset)
-        entry = report.entry(result)
-        request.node.user_properties.append(("conformance", entry))
-        if result.verdict is None:
-            pytest.skip(result.skipped)
-        verdict = result.verdict
-        if verdict.passed:
-            return
-        message = f"rule set {ruleset}; resolver {opts['resolver']}\n{verdict.message}"
-        if LEVELS.index(scenario.level) <= gate:
-            pytest.fail(message, pytrace=False)
-        pytest.xfail(f"below --level={opts['level']} (not failing the run): {verdict.problems[0]}")
-
-    return run
+    suite = _suite(request.config)
+    return lambda scenario, ruleset: suite.judge(request, conformance_runtime, scenario, ruleset)
 
 
-def _version(factory: Any) -> str | None:
-    """`factory.version` (a string, or a callable returning one) names what was tested."""
-    version = getattr(factory, "version", None)
-    try:
-        return str(version()) if callable(version) else version
-    except Exception as e:  # a report must not fail over a version string
-        return f"unknown ({e})"
-
-
-class _Collector:
-    """Gathers each scenario's report entry; under xdist the controller sees every worker's."""
-
-    def __init__(self) -> None:
-        self.results: list[dict[str, Any]] = []
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "call" or (report.when == "setup" and report.skipped):
-            self.results += [entry for key, entry in report.user_properties if key == "conformance"]
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if RESULTS_KEY not in config.stash or not config.stash[RESULTS_KEY]:
-        return
-    opts = config.stash[OPTIONS_KEY]
-    results = config.stash[RESULTS_KEY]
-    gate = LEVELS.index(opts["level"])
-    below = [r for r in results if r["outcome"] == "failed" and LEVELS.index(r["level"]) > gate]
-    tr = terminalreporter
-    if below:
-        tr.section(f"conformance: {len(below)} failure(s) below --level={opts['level']}")
-        for r in below:
-            tr.write_line(f"[{r['level']}] {r['id']}: {r['problems'][0] if r['problems'] else ''}")
-    tr.write_line(report.summary_line(results, opts["resolver"], opts["spec_name"]))
-    path = config.getoption("conformance_report")
-    if path and not hasattr(config, "workerinput"):
-        report.write(path, results, opts["resolver"], opts["spec_name"],
-                     _version(opts["factory"]))
-        tr.write_line(f"conformance report written to {path}")
+# Reporting (header, results, JUnit shaping, summaries, exit status) is done by the `Suite`,
+# registered as a plugin of its own by `pytest_configure` when a run targets the scenarios.

@@ -1,12 +1,10 @@
 """The scenarios: one test per catalog entry (parametrized by the plugin), judged on what the
-fake world observed. Run with `pytest --pyargs conformance --resolver=MODULE:ATTR`."""
+fake world observed. Run with `pytest --pyargs conformance --resolver=MODULE:ATTR`.
 
-from collections.abc import Callable
+Deliberately free of imports: in a checkout this file may be collected under the folder's name
+(`conformance.test_scenarios`) as well as the installed one, and must not load the suite twice.
+"""
 
-from conformance.scenarios import Scenario
 
-
-def test_scenario(
-    scenario: Scenario, ruleset: str, run_scenario: Callable[[Scenario, str], None]
-) -> None:
+def test_scenario(scenario, ruleset, run_scenario):  # fixtures
     run_scenario(scenario, ruleset)

@@ -10,7 +10,12 @@ import ipaddress
 import os
 import re
 
-from harness.netns import IPV6_PREFIX
+IPV6_PREFIX = "fd00:5e"  # the IPv6 test range, fd00:5e::/32, routed to lo in the namespace
+
+
+def endpoint(address: str, port: int) -> str:
+    """`127.0.0.1:443`, `[fd00:5e::1]:443`: an address and port as URLs and logs write them."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def worker_index() -> int:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass, field, replace
 
 from dnslib import AAAA, CNAME, EDNS0, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord
 
-from harness.observations import DnsQuery, ObservationLog
+from matrix_resolver_harness.netns import SocketFactory, bound_socket
+from matrix_resolver_harness.observations import DnsQuery, ObservationLog
 
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "SRV")
 _UDP_DEFAULT_LIMIT = 512
@@ -148,7 +150,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio passes the base type
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         wire, _ = self._server._respond(data, "udp")
@@ -164,13 +166,24 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class DnsServer:
-    """Serves a Zone on one address over UDP and TCP (same port), logging every query."""
+    """Serves a Zone on one address over UDP and TCP (same port), logging every query.
 
-    def __init__(self, zone: Zone, log: ObservationLog, host: str, port: int = 53) -> None:
+    `bind` makes its bound sockets (the world passes its network's, so they live in the world's
+    namespace); port 0 picks a port free for both transports."""
+
+    def __init__(
+        self,
+        zone: Zone,
+        log: ObservationLog,
+        host: str,
+        port: int = 53,
+        bind: SocketFactory = bound_socket,
+    ) -> None:
         self.zone = zone
         self.log = log
         self.host = host
         self.port = port
+        self._bind = bind
         self._udp: _UdpProtocol | None = None
         self._tcp: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
@@ -185,19 +198,20 @@ class DnsServer:
         loop = asyncio.get_running_loop()
         self._stopping = False
         for _ in range(10):
-            _, udp = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(self.host, self.port)
-            )
-            assert udp.transport is not None
-            port = udp.transport.get_extra_info("sockname")[1]
+            udp_sock = self._bind(self.host, self.port, socket.SOCK_DGRAM)
+            _, udp = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp_sock)
+            port = udp_sock.getsockname()[1]
             try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+                tcp_sock = self._bind(self.host, port, socket.SOCK_STREAM)
             except OSError:
+                assert udp.transport is not None
                 udp.transport.close()
                 await udp.closed
                 if self.port != 0:
                     raise
                 continue
+            tcp_sock.listen(64)
+            self._tcp = await asyncio.start_server(self._serve_tcp, sock=tcp_sock)
             self._udp, self.port = udp, port
             return
         raise OSError(f"no port free for both UDP and TCP on {self.host}")

@@ -1,24 +1,31 @@
 """Fake HTTPS servers that record every connection, handshake and request (aiohttp for HTTP).
 
-Each listening site accepts plain TCP first and upgrades to TLS itself (`loop.start_tls`) with a
-context made for that one connection, so the SNI callback, the handshake's outcome and the
-requests are attributed to the exact connection, including handshakes a client aborts because
-it refused the certificate. Requests are handled by aiohttp's low-level server.
+Each listening site accepts TCP itself and gives every accepted socket to asyncio with a TLS
+context made for that one connection (`loop.connect_accepted_socket(ssl=...)`), so the SNI
+callback, the handshake's outcome and the requests are attributed to the exact connection,
+including handshakes a client aborts because it refused the certificate. Requests are handled
+by aiohttp's low-level server.
+
+Why not a plain server plus `loop.start_tls`: the plain transport starts reading before
+`start_tls` takes over, and CPython 3.10 ignores `pause_reading()` in `connection_made` (its
+transport adds the reader afterwards regardless), so an early ClientHello could be read by the
+plain side and lost. Here the TLS protocol is the socket's first and only reader.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from dataclasses import dataclass, field
 from functools import partial
 
 from aiohttp import web
 
-from harness.netns import bindable_socket
-from harness.observations import Connection, HttpRequest, ObservationLog
-from harness.pki import CertificateAuthority, CertSpec
+from matrix_resolver_harness.netns import SocketFactory, bound_socket
+from matrix_resolver_harness.observations import Connection, HttpRequest, ObservationLog
+from matrix_resolver_harness.pki import CertificateAuthority, CertRequest
 
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
 _CHUNK = 64 * 1024
@@ -36,49 +43,32 @@ class WellKnownBehaviour:
 
 
 @dataclass(frozen=True)
-class ListenSpec:
+class ListenerLayout:
     """One listening socket of a site (a site has one per address family of its host)."""
 
     label: str  # "target:8449"
     address: str
     port: int
-    cert: CertSpec | None  # None: plain HTTP, no TLS
+    cert: CertRequest | None  # None: plain HTTP, no TLS
     silent: bool = False  # accept TCP and never say anything
     well_known: WellKnownBehaviour = field(default_factory=WellKnownBehaviour)
 
 
-class _Handoff(asyncio.Protocol):
-    """Stands in for the aiohttp handler until the TLS handshake is done, keeping early bytes.
+class _Established(asyncio.Protocol):
+    """The TLS connection's first application protocol, standing in for the HTTP handler.
 
-    asyncio may deliver decrypted data before `start_tls` returns, i.e. before aiohttp's handler
-    has seen `connection_made`; this shim holds those bytes and replays them.
+    asyncio calls its `connection_made` exactly when the handshake has succeeded, before any
+    decrypted byte is delivered; it records that and hands the connection to the handler.
     """
 
-    def __init__(self, inner: asyncio.Protocol) -> None:
-        self.inner = inner
-        self.early: list[bytes] = []
-        self.eof = False
-        self.lost: tuple[Exception | None] | None = None
+    def __init__(self, conn: Connection, handler: asyncio.Protocol) -> None:
+        self.conn = conn
+        self.handler = handler
 
-    def data_received(self, data: bytes) -> None:
-        self.early.append(data)
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = (exc,)
-
-    def attach(self, transport: asyncio.Transport) -> None:
-        transport.set_protocol(self.inner)
-        self.inner.connection_made(transport)
-        for data in self.early:
-            self.inner.data_received(data)  # type: ignore[attr-defined]
-        if self.eof:
-            self.inner.eof_received()  # type: ignore[attr-defined]
-        if self.lost is not None:
-            self.inner.connection_lost(self.lost[0])
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.conn.established = True
+        transport.set_protocol(self.handler)
+        self.handler.connection_made(transport)
 
 
 class SiteServer:
@@ -86,104 +76,119 @@ class SiteServer:
 
     def __init__(
         self,
-        spec: ListenSpec,
+        layout: ListenerLayout,
         pki: CertificateAuthority,
         log: ObservationLog,
         handshake_timeout: float = 10.0,
+        bind: SocketFactory = bound_socket,
     ) -> None:
-        self.spec = spec
+        self.layout = layout
+        self._bind = bind
         self._pki = pki
         self._log = log
         self._handshake_timeout = handshake_timeout
-        self._server: asyncio.AbstractServer | None = None
-        self._transports: list[asyncio.BaseTransport] = []
+        self._accepting: asyncio.Task | None = None
+        self._idle: set[socket.socket] = set()  # accepted, never given to asyncio: ours to close
+        self._transports: list[tuple[socket.socket, asyncio.Transport]] = []
         self._tasks: set[asyncio.Task] = set()
         self._web_servers: list[web.Server] = []
         self._stopping = asyncio.Event()
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        sock = bindable_socket(self.spec.address, self.spec.port)
+        sock = self._bind(self.layout.address, self.layout.port, socket.SOCK_STREAM)
         try:
             sock.listen(64)
-            self._server = await loop.create_server(partial(_Accept, self), sock=sock)
         except BaseException:
             sock.close()
             raise
+        self._accepting = asyncio.get_running_loop().create_task(self._accept(sock))
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for transport in self._transports:
-            transport.abort()
+        tasks = [self._accepting] if self._accepting is not None else []
+        tasks += self._tasks
+        for task in tasks:
+            task.cancel()  # a handshake cancelled here is aborted by asyncio itself
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for sock in self._idle:  # silent sites' connections, and tasks cancelled before starting
+            sock.close()
+        for sock, transport in self._transports:
+            # abort(), not close(): a client that never answers close_notify must not keep the
+            # socket. Only while the socket is open (fileno() is -1 once asyncio closed it): an
+            # SSL transport closed twice (aiohttp may close a lost connection) forgets its
+            # protocol, and CPython 3.11.2's abort() then raises AttributeError.
+            if sock.fileno() != -1:
+                transport.abort()
         for srv in self._web_servers:
             await srv.shutdown(0.05)
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
+        if results and isinstance(results[0], Exception):
+            raise results[0]  # the accept loop failed: the site stopped accepting early
 
     # -- connection handling ------------------------------------------------------------------
 
-    def accepted(self, transport: asyncio.Transport) -> None:
+    async def _accept(self, listener: socket.socket) -> None:
+        """Accept until stopped, then close the listener."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    sock, _ = await loop.sock_accept(listener)
+                except ConnectionAbortedError:
+                    continue  # reset before it was accepted
+                self._accepted(sock)
+        finally:
+            listener.close()
+
+    def _accepted(self, sock: socket.socket) -> None:
         """A TCP connection arrived: log it, then speak TLS/HTTP (or nothing, if silent)."""
-        self._transports.append(transport)
+        self._idle.add(sock)
         conn = self._log.new_connection(
-            self.spec.label, self.spec.address, self.spec.port, tls=self.spec.cert is not None
+            self.layout.label,
+            self.layout.address,
+            self.layout.port,
+            tls=self.layout.cert is not None,
         )
-        if self.spec.silent:
+        if self.layout.silent:
             conn.error = "the server is silent: accepted TCP, never answered"
-            transport.pause_reading()
-            return
-        handler = self._http_handler(conn)
-        if self.spec.cert is None:
-            transport.set_protocol(handler)
-            handler.connection_made(transport)
-            return
-        transport.pause_reading()
-        task = asyncio.get_running_loop().create_task(self._upgrade(transport, conn, handler))
+            return  # nothing ever reads the socket; stop() closes it
+        task = asyncio.get_running_loop().create_task(self._serve(sock, conn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _upgrade(
-        self, transport: asyncio.Transport, conn: Connection, handler: asyncio.Protocol
-    ) -> None:
-        assert self.spec.cert is not None
-        ctx = self._pki.server_context(self.spec.cert)
+    async def _serve(self, sock: socket.socket, conn: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        handler = self._http_handler(conn)
+        if self.layout.cert is None:
+            self._idle.discard(sock)  # asyncio owns it now (and closes it if this fails)
+            transport, _ = await loop.connect_accepted_socket(lambda: handler, sock)
+            self._transports.append((sock, transport))
+            return
+        ctx = self._pki.server_context(self.layout.cert)
 
         def on_client_hello(_sslobj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
             conn.client_hello = True
             conn.sni = name
 
         ctx.sni_callback = on_client_hello
-        handoff = _Handoff(handler)
-        loop = asyncio.get_running_loop()
+        self._idle.discard(sock)  # asyncio owns it now (and closes it if this fails)
         try:
-            tls = await loop.start_tls(
-                transport,
-                handoff,
-                ctx,
-                server_side=True,
+            tls, _ = await loop.connect_accepted_socket(
+                partial(_Established, conn, handler),
+                sock,
+                ssl=ctx,
                 ssl_handshake_timeout=self._handshake_timeout,
             )
-            self._pki.release(self.spec.cert, ctx)  # the handshake is over: reusable
         except asyncio.CancelledError:
             conn.error = conn.error or "world stopped during the handshake"
-            transport.abort()
             raise
         except (OSError, asyncio.TimeoutError, ConnectionError) as exc:
             conn.error = _describe_tls_error(exc, conn)
-            transport.abort()
             return
-        if tls is None:  # the client went away mid-handshake
+        if not conn.established:  # the client went away mid-handshake
             conn.error = "connection closed during the handshake"
             return
-        conn.established = True
-        self._transports.append(tls)
-        handoff.attach(tls)
+        self._pki.release(self.layout.cert, ctx)  # the handshake is over: reusable
+        self._transports.append((sock, tls))
 
     def _http_handler(self, conn: Connection) -> asyncio.Protocol:
         server = web.Server(partial(self._handle, conn), access_log=None)
@@ -197,15 +202,15 @@ class SiteServer:
             return await self._well_known(record, request)
         record.status = 200
         body = {
-            "server": {"name": "matrix-resolver-conformance", "version": self.spec.label},
-            "answered_by": self.spec.label,
+            "server": {"name": "matrix-resolver-conformance", "version": self.layout.label},
+            "answered_by": self.layout.label,
         }
         return web.json_response(body)
 
     async def _well_known(
         self, record: HttpRequest, request: web.BaseRequest
     ) -> web.StreamResponse:
-        wk = self.spec.well_known
+        wk = self.layout.well_known
         if wk.hang:
             await self._stopping.wait()
             raise asyncio.CancelledError
@@ -232,16 +237,6 @@ class SiteServer:
 def _open(request: web.BaseRequest) -> bool:
     transport = request.transport
     return transport is not None and not transport.is_closing()
-
-
-class _Accept(asyncio.Protocol):
-    """Receives the raw TCP connection and hands it to its site."""
-
-    def __init__(self, site: SiteServer) -> None:
-        self.site = site
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.site.accepted(transport)  # type: ignore[arg-type]
 
 
 def _describe_tls_error(exc: BaseException, conn: Connection) -> str:

@@ -1,159 +1,58 @@
-"""Put this process's world in a private network namespace, when the kernel allows it.
+"""Where the world's sockets live: a private network namespace, or the machine's loopback.
 
-Why: inside a fresh namespace only `lo` exists, so ports 443/8448 bind on any 127.0.0.0/8 address
-without clashing with the machine, IPv6 test addresses can be added, and no traffic of a resolver
-under test (DNS included) can reach a real server.
+Why a namespace: inside a fresh one only `lo` exists, so ports 443/8448 bind on any 127.0.0.0/8
+address without clashing with the machine, IPv6 test addresses can be added, and no traffic of a
+resolver under test (DNS included) can reach a real server.
 
-`unshare(CLONE_NEWNET)` changes the namespace of the *calling thread* only; threads and processes
-it starts afterwards inherit it. So this is called from the main thread before any world, resolver
-thread or subprocess exists. As root a bare network namespace suffices; otherwise a user namespace
-is needed too, which the kernel only grants to a single-threaded process.
+Why a helper process holds it (`netns_holder`): the kernel grants a user namespace (needed when
+not root) only to a single-threaded process, and nobody can leave one. pytest and its xdist
+workers have threads, and the caller must stay where it was. So a fresh child makes the namespace
+and creates sockets on request; a socket belongs to the namespace it was created in, whoever binds
+or connects it. The judge's process never changes namespace. Processes that must run inside (the
+implementation under test) start through `nsenter` with the holder's namespace files.
 """
 
 from __future__ import annotations
 
-import ctypes
-import errno
-import fcntl
+import json
 import os
-import shutil
 import socket
-import struct
 import subprocess
-from dataclasses import dataclass
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-CLONE_NEWNET = 0x40000000
-CLONE_NEWUSER = 0x10000000
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
+from matrix_resolver_harness import syscalls
+from matrix_resolver_harness.addresses import IPV6_PREFIX
+from matrix_resolver_harness.netns_holder import REQUEST
+
+__all__ = [
+    "IPV6_PREFIX",
+    "NetworkSetup",
+    "NetworkUnavailable",
+    "SocketFactory",
+    "bound_socket",
+    "open_network",
+]
+
 IPV6_FREEBIND = 78
-IPV6_PREFIX = "fd00:5e"  # AnyIP range routed to lo inside the namespace: fd00:5e::/32
+HOLDER_START_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True)
-class NetworkSetup:
-    """Where the world lives and what it can offer."""
-
-    private: bool  # True: a private namespace of our own
-    ipv6: bool  # True: test IPv6 addresses under IPV6_PREFIX can be bound
-    detail: str
-
-    def describe(self) -> str:
-        where = "private network namespace" if self.private else "the machine's loopback"
-        v6 = "IPv6 test addresses" if self.ipv6 else f"no IPv6 test addresses ({self.detail})"
-        return f"{where}; {v6}"
+SocketFactory = Callable[[str, int, int], socket.socket]  # (address, port, SOCK_*) -> bound
 
 
-class NetworkUnavailable(RuntimeError):
-    """The world cannot be built here; the message names the ways out."""
-
-
-_setup: NetworkSetup | None = None
-
-
-def ensure_network(mode: str = "auto") -> NetworkSetup:
-    """Enter (once per process) a private namespace, or check the machine's loopback will do.
-
-    mode: "auto" (namespace if possible, else the machine's loopback if 443 binds),
-    "require" (namespace or error), "off" (the machine's loopback).
-    """
-    global _setup
-    if _setup is not None:
-        return _setup
-    reason = "not tried (--netns=off)"
-    if mode != "off":
-        reason = _try_unshare()
-        if reason == "":
-            _bring_lo_up()
-            ipv6, why = _route_ipv6_range()
-            _setup = NetworkSetup(private=True, ipv6=ipv6, detail=why)
-            return _setup
-        if mode == "require":
-            raise NetworkUnavailable(_ways_out(f"cannot create a network namespace: {reason}"))
-    problem = _check_port_443()
-    if problem:
-        raise NetworkUnavailable(
-            _ways_out(f"no private network namespace ({reason}) and {problem}")
-        )
-    _setup = NetworkSetup(private=False, ipv6=False, detail="the machine's lo has only ::1")
-    return _setup
-
-
-def _ways_out(problem: str) -> str:
-    return (
-        f"matrix-resolver-conformance: {problem}. Ways out: run as root (or under sudo); "
-        "or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
-        "or kernel.apparmor_restrict_unprivileged_userns=0); or wrap the run: "
-        "`unshare -rn sh -c 'ip link set lo up && pytest ...'`; "
-        "or let users bind 443 (sysctl net.ipv4.ip_unprivileged_port_start=443) with --netns=off."
-    )
-
-
-def _try_unshare() -> str:
-    """Return "" on success, else why it failed."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if os.geteuid() == 0:
-        if libc.unshare(CLONE_NEWNET) == 0:
-            return ""
-        return os.strerror(ctypes.get_errno())
-    uid, gid = os.geteuid(), os.getegid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        if err == errno.EINVAL:
-            return "the process is multi-threaded, so no user namespace can be created"
-        return os.strerror(err)
-    try:
-        with open("/proc/self/setgroups", "w") as f:
-            f.write("deny")
-        with open("/proc/self/uid_map", "w") as f:
-            f.write(f"0 {uid} 1")
-        with open("/proc/self/gid_map", "w") as f:
-            f.write(f"0 {gid} 1")
-    except OSError as e:  # pragma: no cover - depends on the kernel
-        return f"user namespace mapping failed: {e}"
-    return ""
-
-
-def _bring_lo_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH14s", b"lo", 0, b"")
-        flags = struct.unpack("16sH14s", fcntl.ioctl(s, SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
-
-
-def _route_ipv6_range() -> tuple[bool, str]:
-    """Route fd00:5e::/32 to lo as local (AnyIP): any address in it can then be bound with
-    IPV6_FREEBIND, without adding addresses one by one."""
-    if not socket.has_ipv6:
-        return False, "Python has no IPv6"
-    ip = shutil.which("ip") or next(
-        (p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if os.path.exists(p)), None
-    )
-    if ip is None:
-        return False, "the `ip` command (iproute2) is not installed"
-    cmd = [ip, "-6", "route", "add", "local", f"{IPV6_PREFIX}::/32", "dev", "lo"]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        return False, f"`{' '.join(cmd)}` failed: {res.stderr.strip()}"
-    return True, ""
-
-
-def _check_port_443() -> str:
-    """Return "" when 443 binds on a test loopback address, else the problem."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.255.255.254", 443))
-        except OSError as e:
-            return f"port 443 cannot be bound on loopback ({e.strerror})"
-    return ""
-
-
-def bindable_socket(address: str, port: int, kind: int = socket.SOCK_STREAM) -> socket.socket:
-    """A socket bound to (address, port), IPv6 test addresses included (via IPV6_FREEBIND)."""
+def bound_socket(
+    address: str,
+    port: int,
+    kind: int = socket.SOCK_STREAM,
+    make: Callable[[int, int], socket.socket] = socket.socket,
+) -> socket.socket:
+    """A non-blocking socket bound to (address, port), IPv6 test addresses included (with
+    IPV6_FREEBIND), made by `make` (default: here, in this process's network)."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, kind)
+    sock = make(family, kind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
@@ -165,3 +64,172 @@ def bindable_socket(address: str, port: int, kind: int = socket.SOCK_STREAM) -> 
         raise
     sock.setblocking(False)
     return sock
+
+
+class NetworkUnavailable(RuntimeError):
+    """No private namespace could be made (and one was required): `cause` names the limit (a
+    key of netns_holder.refusal_cause), `reason` says it in words."""
+
+    def __init__(self, reason: str, cause: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+
+
+@dataclass
+class NetworkSetup:
+    """Where the world lives and what it can offer; `new_socket()` makes a socket there."""
+
+    private: bool  # True: a private namespace of our own
+    ipv6: bool  # True: test IPv6 addresses under IPV6_PREFIX can be bound
+    detail: str
+    user_namespace: bool = False  # the namespace belongs to a user namespace of ours (not root)
+    _channel: socket.socket | None = None
+    _holder: subprocess.Popen[bytes] | None = None
+    _ns_files: list[int] = field(default_factory=list)  # net, then user if any
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def describe(self) -> str:
+        if self.private:
+            where = "private network namespace" + (
+                " (user namespace)" if self.user_namespace else ""
+            )
+        else:
+            where = "the machine's loopback (no namespace)"
+        v6 = "IPv6 test addresses" if self.ipv6 else f"no IPv6 test addresses ({self.detail})"
+        return f"{where}; {v6}"
+
+    def new_socket(
+        self, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM
+    ) -> socket.socket:
+        """A new socket in the world's network."""
+        if self._channel is None:
+            return socket.socket(family, kind)
+        with self._lock:
+            self._channel.send(REQUEST.pack(family, kind))
+            message, fds, _, _ = socket.recv_fds(self._channel, 4096, 1)
+        if not fds:
+            problem = json.loads(message or b"{}").get("error", "the namespace holder is gone")
+            raise OSError(f"no socket from the namespace holder: {problem}")
+        return socket.socket(fileno=fds[0])
+
+    def bound_socket(
+        self, address: str, port: int, kind: int = socket.SOCK_STREAM
+    ) -> socket.socket:
+        """A non-blocking socket in the world's network bound to (address, port)."""
+        return bound_socket(address, port, kind, self.new_socket)
+
+    def inside(
+        self, argv: list[str], binds: dict[str, str] | None = None
+    ) -> tuple[list[str], tuple[int, ...]]:
+        """(argv, pass_fds) that run `argv` inside the world's network, with `binds` (a file to
+        show at a path, e.g. {"/etc/resolv.conf": our_file}) in a private mount namespace."""
+        if not self.private:
+            if binds:
+                raise NetworkUnavailable("file overlays need a private namespace", "host")
+            return list(argv), ()
+        prefix = [
+            sys.executable,
+            "-m",
+            "matrix_resolver_harness.nsenter",
+            "--net-fd",
+            str(self._ns_files[0]),
+        ]
+        if len(self._ns_files) > 1:
+            prefix += ["--user-fd", str(self._ns_files[1])]
+        for target, source in (binds or {}).items():
+            prefix += ["--bind", f"{source}={target}"]
+        return [*prefix, "--", *argv], tuple(self._ns_files)
+
+    def can_bind_privileged(self) -> bool:
+        """Can this process bind port 443 here (always, inside a namespace of ours)?"""
+        if self.private:
+            return True
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.255.255.254", 443))
+            except OSError:
+                return False
+        return True
+
+    def enter_current_thread(self) -> None:
+        """Move the calling thread (and what it starts) into the world's network. Root only:
+        the debugging path of running an implementation inside the judge's own process."""
+        if not self.private:
+            return
+        if self.user_namespace:
+            raise NetworkUnavailable(
+                "a thread of this process cannot enter a user namespace (not root)", "thread"
+            )
+        syscalls.setns(self._ns_files[0], syscalls.CLONE_NEWNET)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        for fd in self._ns_files:
+            os.close(fd)
+        self._ns_files = []
+        if self._holder is not None:
+            try:
+                self._holder.wait(2)
+            except subprocess.TimeoutExpired:
+                self._holder.kill()
+                self._holder.wait()
+            self._holder = None
+
+
+def open_network(
+    mode: str = "auto", on_fallback: Callable[[str], None] | None = None
+) -> NetworkSetup:
+    """A private namespace ("auto", "require") or the machine's loopback ("off", or "auto" where
+    no namespace can be had; `on_fallback` hears why)."""
+    if mode == "off":
+        return _host("not tried (--conformance-netns=off)")
+    try:
+        return _private()
+    except NetworkUnavailable as e:
+        if mode == "require":
+            raise
+        if on_fallback is not None:
+            on_fallback(e.reason)
+        return _host(e.reason)
+
+
+def _host(why: str) -> NetworkSetup:
+    return NetworkSetup(private=False, ipv6=False, detail=f"no private namespace: {why}")
+
+
+def _private() -> NetworkSetup:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        holder = subprocess.Popen(
+            [sys.executable, "-m", "matrix_resolver_harness.netns_holder", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
+        )
+        theirs.close()
+        ours.settimeout(HOLDER_START_TIMEOUT)
+        try:
+            message, fds, _, _ = socket.recv_fds(ours, 4096, 2)
+        except OSError as e:  # includes the timeout
+            holder.kill()
+            holder.wait()
+            raise NetworkUnavailable(f"the namespace holder did not start: {e}", "other") from None
+        ours.settimeout(None)
+        state = json.loads(message or b'{"ok": false, "reason": "it exited", "cause": "other"}')
+        if not state.get("ok"):
+            holder.wait()
+            raise NetworkUnavailable(state["reason"], state["cause"])
+        channel = ours.dup()
+    return NetworkSetup(
+        private=True,
+        ipv6=bool(state["ipv6"]),
+        detail=state["detail"],
+        user_namespace=bool(state["user"]),
+        _channel=channel,
+        _holder=holder,
+        _ns_files=list(fds),
+    )

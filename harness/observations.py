@@ -11,6 +11,8 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
+from matrix_resolver_harness.addresses import endpoint
+
 
 @dataclass
 class DnsQuery:
@@ -44,8 +46,7 @@ class Connection:
 
     @property
     def endpoint(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{host}:{self.port}"
+        return endpoint(self.address, self.port)
 
     def describe(self) -> str:
         where = f"connect {self.site} ({self.endpoint})"

@@ -17,7 +17,7 @@ import trustme
 
 
 @dataclass(frozen=True)
-class CertSpec:
+class CertRequest:
     """Which certificate a server presents."""
 
     names: tuple[str, ...]  # DNS names and/or IP addresses (IP SANs)
@@ -39,29 +39,31 @@ class CertificateAuthority:
         self._cas = {"trusted": trustme.CA(), "untrusted": trustme.CA()}
         self.ca_file = str(self.directory / "ca.pem")
         self._cas["trusted"].cert_pem.write_to_path(self.ca_file)
-        self._leaves: dict[CertSpec, str] = {}
-        self._idle: dict[CertSpec, list[ssl.SSLContext]] = {}
+        self._leaves: dict[CertRequest, str] = {}
+        self._idle: dict[CertRequest, list[ssl.SSLContext]] = {}
 
-    def chain_file(self, spec: CertSpec) -> str:
+    def chain_file(self, spec: CertRequest) -> str:
         """Path of a PEM with key and chain for `spec`, issued on first use."""
         path = self._leaves.get(spec)
         if path is None:
             if spec.issuer not in self._cas:
                 raise ValueError(f"unknown certificate issuer {spec.issuer!r}")
-            kwargs = {}
+            ca = self._cas[spec.issuer]
             if spec.expired:
                 now = datetime.datetime.now(datetime.timezone.utc)
-                kwargs = {
-                    "not_before": now - datetime.timedelta(days=30),
-                    "not_after": now - datetime.timedelta(days=1),
-                }
-            leaf = self._cas[spec.issuer].issue_cert(*spec.names, **kwargs)
+                leaf = ca.issue_cert(
+                    *spec.names,
+                    not_before=now - datetime.timedelta(days=30),
+                    not_after=now - datetime.timedelta(days=1),
+                )
+            else:
+                leaf = ca.issue_cert(*spec.names)
             path = str(self.directory / f"leaf{len(self._leaves)}.pem")
             leaf.private_key_and_cert_chain_pem.write_to_path(path)
             self._leaves[spec] = path
         return path
 
-    def server_context(self, spec: CertSpec) -> ssl.SSLContext:
+    def server_context(self, spec: CertRequest) -> ssl.SSLContext:
         """A server context presenting `spec`, for one handshake at a time.
 
         Contexts are pooled (loading a chain costs ~1 ms): take one here, give it back with
@@ -74,7 +76,7 @@ class CertificateAuthority:
         ctx.load_cert_chain(self.chain_file(spec))
         return ctx
 
-    def release(self, spec: CertSpec, ctx: ssl.SSLContext) -> None:
+    def release(self, spec: CertRequest, ctx: ssl.SSLContext) -> None:
         ctx.sni_callback = None
         self._idle.setdefault(spec, []).append(ctx)
 

@@ -11,12 +11,12 @@ import asyncio
 import re
 from dataclasses import dataclass, field, replace
 
-from harness.addresses import AddressPool
-from harness.dns_server import DnsServer, Record, Zone
-from harness.https_server import ListenSpec, SiteServer, WellKnownBehaviour
-from harness.netns import NetworkSetup
-from harness.observations import ObservationLog
-from harness.pki import CertificateAuthority, CertSpec
+from matrix_resolver_harness.addresses import AddressPool
+from matrix_resolver_harness.dns_server import DnsServer, Record, Zone
+from matrix_resolver_harness.https_server import ListenerLayout, SiteServer, WellKnownBehaviour
+from matrix_resolver_harness.netns import NetworkSetup
+from matrix_resolver_harness.observations import ObservationLog
+from matrix_resolver_harness.pki import CertificateAuthority, CertRequest
 
 TEMPLATE = re.compile(r"\$\{([A-Za-z0-9_-]+)\.(v4|v6)\}")
 
@@ -26,7 +26,7 @@ class WorldUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class HostSpec:
+class HostLayout:
     """A fake machine: a fresh address per family it has."""
 
     label: str
@@ -35,12 +35,12 @@ class HostSpec:
 
 
 @dataclass(frozen=True)
-class SiteSpec:
+class SiteLayout:
     """A server on every address of `host` at `port`. `cert=None` means plain HTTP."""
 
     host: str
     port: int
-    cert: CertSpec | None
+    cert: CertRequest | None
     silent: bool = False
     well_known: WellKnownBehaviour = field(default_factory=WellKnownBehaviour)
 
@@ -50,12 +50,12 @@ class SiteSpec:
 
 
 @dataclass(frozen=True)
-class WorldSpec:
-    hosts: tuple[HostSpec, ...] = ()
+class WorldLayout:
+    hosts: tuple[HostLayout, ...] = ()
     records: tuple[Record, ...] = ()
     servfail: frozenset[str] = frozenset()
     silent: frozenset[str] = frozenset()
-    sites: tuple[SiteSpec, ...] = ()
+    sites: tuple[SiteLayout, ...] = ()
 
 
 class World:
@@ -63,16 +63,18 @@ class World:
 
     def __init__(
         self,
-        spec: WorldSpec,
+        layout: WorldLayout,
         pki: CertificateAuthority,
         pool: AddressPool,
         network: NetworkSetup,
+        dns_port: int = 53,
     ) -> None:
-        self.spec = spec
+        self.layout = layout
         self.pki = pki
         self.log = ObservationLog()
         self._pool = pool
         self._network = network
+        self.dns_port = dns_port  # 53 by default: resolv.conf cannot name another port
         self.addresses: dict[str, dict[str, str]] = {}
         self._dns: DnsServer | None = None
         self._sites: list[SiteServer] = []
@@ -92,9 +94,9 @@ class World:
         return TEMPLATE.sub(sub, text)
 
     def _allocate(self) -> None:
-        if any(h.v6 for h in self.spec.hosts) and not self._network.ipv6:
+        if any(h.v6 for h in self.layout.hosts) and not self._network.ipv6:
             raise WorldUnavailable(f"needs IPv6 test addresses: {self._network.describe()}")
-        for host in self.spec.hosts:
+        for host in self.layout.hosts:
             fam: dict[str, str] = {}
             if host.v4:
                 fam["v4"] = self._pool.v4()
@@ -123,26 +125,28 @@ class World:
     async def start(self) -> None:
         self._allocate()
         zone = Zone(
-            records=[replace(r, value=self.render(r.value)) for r in self.spec.records],
-            servfail=set(self.spec.servfail),
-            silent=set(self.spec.silent),
+            records=[replace(r, value=self.render(r.value)) for r in self.layout.records],
+            servfail=set(self.layout.servfail),
+            silent=set(self.layout.silent),
         )
         try:
-            self._dns = DnsServer(zone, self.log, self._pool.v4(), 53)
+            self._dns = DnsServer(
+                zone, self.log, self._pool.v4(), self.dns_port, bind=self._network.bound_socket
+            )
             await self._dns.start()
-            for site in self.spec.sites:
+            for site in self.layout.sites:
                 for address in self.addresses[site.host].values():
-                    listen = self._listen_spec(site, address)
+                    listen = self._listener(site, address)
                     if listen.cert is not None:  # issue now: a bad name fails here, loudly
                         self.pki.chain_file(listen.cert)
-                    server = SiteServer(listen, self.pki, self.log)
+                    server = SiteServer(listen, self.pki, self.log, bind=self._network.bound_socket)
                     self._sites.append(server)
                     await server.start()
         except BaseException:
             await self.stop()
             raise
 
-    def _listen_spec(self, site: SiteSpec, address: str) -> ListenSpec:
+    def _listener(self, site: SiteLayout, address: str) -> ListenerLayout:
         cert = site.cert
         if cert is not None:
             cert = replace(cert, names=tuple(self.render(n) for n in cert.names))
@@ -151,7 +155,7 @@ class World:
             body=self.render(site.well_known.body),
             headers=tuple((k, self.render(v)) for k, v in site.well_known.headers),
         )
-        return ListenSpec(site.label, address, site.port, cert, site.silent, well_known)
+        return ListenerLayout(site.label, address, site.port, cert, site.silent, well_known)
 
     async def stop(self) -> None:
         sites, self._sites = self._sites, []

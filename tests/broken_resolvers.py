@@ -11,16 +11,16 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from conformance.reference import resolver as ref
-from conformance.reference.http_client import Response
-from conformance.reference.server_name import ServerName, parse_server_name
-from conformance.reference.well_known import WellKnownResult
+from matrix_resolver_conformance.reference import resolver as ref
+from matrix_resolver_conformance.reference.server_name import ServerName, parse_server_name
+from matrix_resolver_conformance.reference.well_known import WellKnownResult
+from matrix_resolver_conformance.wire.https_client import Response
 
 
 class SrvTargetAsHost(ref.ReferenceResolver):
     """Host header and TLS name are the SRV target (steps 3.3, 3.4, 4, 5)."""
 
-    async def _connect_srv(self, step, qname, records, name, context):  # type: ignore[override]
+    async def _connect_srv(self, step, qname, records, name, context):
         record = ref.order_srv([r for r in records if not r.unavailable], self._rng)[0]
         target = parse_server_name(record.target.rstrip("."))
         addresses = await self._dns.addresses(record.target)
@@ -50,7 +50,7 @@ class NoCertificateCheck(ref.ReferenceResolver):
 class LegacySrvFirst(ref.ReferenceResolver):
     """Asks the deprecated `_matrix._tcp` before `_matrix-fed._tcp` (steps 3.4, 5)."""
 
-    async def _srv_or_default(self, steps, name, context):  # type: ignore[override]
+    async def _srv_or_default(self, steps, name, context):
         saved = ref.SRV_SERVICES
         ref.SRV_SERVICES = tuple(reversed(saved))
         try:
@@ -69,7 +69,7 @@ class NoWellKnown(ref.ReferenceResolver):
 class Ipv6HostUnbracketed(ref.ReferenceResolver):
     """Sends an IPv6 literal's Host header without brackets (steps 1, 3.1)."""
 
-    async def _request(self, step, addresses, port, name, host_header):  # type: ignore[override]
+    async def _request(self, step, addresses, port, name, host_header):
         unbracketed = host_header.replace("[", "").replace("]", "")
         return await super()._request(step, addresses, port, name, unbracketed)
 
@@ -77,7 +77,7 @@ class Ipv6HostUnbracketed(ref.ReferenceResolver):
 class PortlessHost(ref.ReferenceResolver):
     """Leaves the port out of the Host header where the spec puts it in (steps 1, 2, 3.1, 3.2)."""
 
-    async def _request(self, step, addresses, port, name, host_header):  # type: ignore[override]
+    async def _request(self, step, addresses, port, name, host_header):
         portless = str(replace(name, port=None))
         return await super()._request(step, addresses, port, name, portless)
 
@@ -85,12 +85,13 @@ class PortlessHost(ref.ReferenceResolver):
 class RecursiveWellKnown(ref.ReferenceResolver):
     """Looks the delegated name up via its own well-known too (steps 3.3-3.5)."""
 
-    async def _srv_or_default(self, steps, name: ServerName, context):  # type: ignore[override]
+    async def _srv_or_default(self, steps, name: ServerName, context):
         if steps[0] == "3.3":
             again = await self._well_known(name.host)
             if again.server is not None:
-                return await self._connect_name("3.2", again.server, again.server.port or 8448,
-                                                str(again.server))
+                return await self._connect_name(
+                    "3.2", again.server, again.server.port or 8448, str(again.server)
+                )
         return await super()._srv_or_default(steps, name, context)
 
 
@@ -148,5 +149,5 @@ def hangs_but_closes(env: Any):
     async def aclose() -> None:
         CLOSED.append("aclose")
 
-    fetch.aclose = aclose  # type: ignore[attr-defined]
+    fetch.aclose = aclose  # type: ignore[attr-defined]  # the contract's optional aclose()
     return fetch

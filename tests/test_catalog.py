@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.scenarios import load_catalog
-from conformance.traceability import coverage, load_sentences, render_markdown, unmatched_quotes
+from matrix_resolver_conformance.catalog import load_catalog
+from matrix_resolver_conformance.catalog.sentences import coverage, load_sentences, unmatched_quotes
+from matrix_resolver_conformance.tools.coverage import render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ import dns.rdatatype
 import dns.resolver
 import pytest
 
-from harness.dns_server import Answer, DnsServer, Record, Zone
-from harness.observations import ObservationLog
+from matrix_resolver_harness.dns_server import Answer, DnsServer, Record, Zone
+from matrix_resolver_harness.observations import ObservationLog
 
 HOST = "127.0.0.1"
 TIMEOUT = 1.0
@@ -72,7 +72,7 @@ def run_with_server(body: Callable[[DnsServer, ObservationLog], Awaitable[None]]
 
 
 async def udp(server: DnsServer, name: str, rtype: str, **kw: object) -> dns.message.Message:
-    query = dns.message.make_query(name, rtype, **kw)  # type: ignore[arg-type]
+    query = dns.message.make_query(name, rtype, **kw)  # type: ignore[arg-type]  # kw: its flags
     return await dns.asyncquery.udp(query, HOST, timeout=TIMEOUT, port=server.address[1])
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.loading import ResolverLoadError, load_factory
-from conformance.plan import PlanError, validate_plan
+from matrix_resolver_conformance.plan import PlanError, validate_plan
+from matrix_resolver_conformance.run.resolvers import ResolverLoadError, load
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_EXAMPLE = "exec:node docs/examples/node-resolver/resolver.mjs"
@@ -45,7 +45,7 @@ NODE_SCENARIOS = [
 @needs_node
 def test_node_example_passes_scenarios_across_the_steps(catalog, run, monkeypatch) -> None:
     monkeypatch.chdir(ROOT)  # the command names the script relative to the checkout
-    factory = load_factory(NODE_EXAMPLE)
+    factory = load(NODE_EXAMPLE)
     failed = {}
     for sid in NODE_SCENARIOS:
         result = run(catalog[sid], factory)
@@ -71,7 +71,7 @@ for line in sys.stdin:
 def child(tmp_path: Path, source: str, name: str = "child.py"):
     script = tmp_path / name
     script.write_text(source)
-    return load_factory(f"exec:{shlex.quote(sys.executable)} {shlex.quote(str(script))}")
+    return load(f"exec:{shlex.quote(sys.executable)} {shlex.quote(str(script))}")
 
 
 def alive(pid: int) -> bool:
@@ -138,11 +138,14 @@ def test_child_that_lingers_after_stdin_closes_is_killed_without_failing(
     tmp_path, catalog, run
 ) -> None:
     pid_file = tmp_path / "pid"
-    source = ECHO_PLAN + f"""
+    source = (
+        ECHO_PLAN
+        + f"""
 import os, time
 open({str(pid_file)!r}, "w").write(str(os.getpid()))
 time.sleep(60)  # ignores the end of stdin
 """
+    )
     result = run(catalog["step1-ipv4-literal-explicit-port"], child(tmp_path, source))
     assert result.verdict is not None and result.verdict.passed, result.verdict.message
     assert not alive(int(pid_file.read_text()))
@@ -201,7 +204,7 @@ for line in sys.stdin:
 )
 def test_unusable_command_is_a_one_line_load_error(spec, words) -> None:
     with pytest.raises(ResolverLoadError) as info:
-        load_factory(spec)
+        load(spec)
     message = str(info.value)
     assert words in message and "\n" not in message
     assert message.startswith(f"--resolver={spec}: ")

@@ -14,16 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from harness.https_server import WELL_KNOWN_PATH, ListenSpec, SiteServer, WellKnownBehaviour
-from harness.netns import bindable_socket
-from harness.observations import ObservationLog
-from harness.pki import CertSpec
+from matrix_resolver_harness.https_server import (
+    WELL_KNOWN_PATH,
+    ListenerLayout,
+    SiteServer,
+    WellKnownBehaviour,
+)
+from matrix_resolver_harness.netns import bound_socket
+from matrix_resolver_harness.observations import ObservationLog
+from matrix_resolver_harness.pki import CertRequest
 
 FED_PATH = "/_matrix/key/v2/server"
 PORT = 8448
@@ -79,7 +85,7 @@ async def disconnected(reader: asyncio.StreamReader) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serving(rt, *specs: ListenSpec) -> AsyncIterator[ObservationLog]:
+async def serving(rt, *specs: ListenerLayout) -> AsyncIterator[ObservationLog]:
     """Start sites; on exit stop them and check nothing raised or was left behind."""
     loop = asyncio.get_running_loop()
     errors: list[dict] = []
@@ -97,21 +103,21 @@ async def serving(rt, *specs: ListenSpec) -> AsyncIterator[ObservationLog]:
         await asyncio.sleep(0)
         assert asyncio.all_tasks() == {asyncio.current_task()}
         for spec in specs:
-            bindable_socket(spec.address, spec.port).close()  # the listener is gone
+            bound_socket(spec.address, spec.port).close()  # the listener is gone
         assert errors == []
     finally:
         await asyncio.gather(*(s.stop() for s in servers), return_exceptions=True)
         loop.set_exception_handler(old_handler)
 
 
-def site(rt, names=("origin.test",), address: str | None = None, **kw) -> ListenSpec:
-    cert = None if names is None else CertSpec(names)
-    return ListenSpec(f"origin:{PORT}", address or rt.pool.v4(), PORT, cert, **kw)
+def site(rt, names=("origin.test",), address: str | None = None, **kw) -> ListenerLayout:
+    cert = None if names is None else CertRequest(names)
+    return ListenerLayout(f"origin:{PORT}", address or rt.pool.v4(), PORT, cert, **kw)
 
 
 def test_tls_request_is_recorded_as_sent(rt) -> None:
     spec = site(rt)
-    other = ListenSpec("target:8448", rt.pool.v4(), PORT, CertSpec(("target.test",)))
+    other = ListenerLayout("target:8448", rt.pool.v4(), PORT, CertRequest(("target.test",)))
 
     async def body() -> None:
         async with serving(rt, other, spec) as log:  # only the site contacted records anything
@@ -126,6 +132,50 @@ def test_tls_request_is_recorded_as_sent(rt) -> None:
             assert req.connection is conn
             assert (req.method, req.path, req.status) == ("GET", FED_PATH, 200)
             assert req.host == "Origin.Test:8448"  # exactly as sent, case preserved
+
+    rt.loop.run_until_complete(body())
+
+
+def _hello_sent_before_accept(rt, address: str) -> ssl.SSLSocket:
+    """A TLS client whose ClientHello is in the server's socket before the server accepts.
+
+    Called on the loop's thread, so the site cannot accept until it returns: the kernel
+    completes the TCP handshake and buffers the ClientHello meanwhile.
+    """
+    sock = socket.create_connection((address, PORT), timeout=2.0)
+    ctx = ssl.create_default_context(cafile=rt.pki.ca_file)
+    tls = ctx.wrap_socket(sock, server_hostname="origin.test", do_handshake_on_connect=False)
+    tls.setblocking(False)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()  # sends the ClientHello, then would wait for the ServerHello
+    return tls
+
+
+def _finish(tls: ssl.SSLSocket) -> bytes:
+    """Finish the handshake and one request (blocking, on a worker thread)."""
+    with tls:
+        tls.settimeout(2.0)
+        tls.do_handshake()
+        tls.sendall(raw(FED_PATH))
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+        return data
+
+
+def test_client_hello_buffered_before_accept_is_not_lost(rt) -> None:
+    """Early ClientHellos (here several at once) all reach the TLS side (CPython 3.10 once
+    dropped them: a plain transport read them before the TLS protocol took over)."""
+    spec = site(rt)
+
+    async def body() -> None:
+        async with serving(rt, spec) as log:
+            clients = [_hello_sent_before_accept(rt, spec.address) for _ in range(8)]
+            answers = await asyncio.gather(*(asyncio.to_thread(_finish, c) for c in clients))
+            assert [parse(a)[0] for a in answers] == [200] * len(clients)
+            conns = log.connections()
+            assert len(conns) == len(clients)
+            assert all(c.established and c.sni == "origin.test" for c in conns)
 
     rt.loop.run_until_complete(body())
 

@@ -40,8 +40,12 @@ def test_unknown_name_and_bad_signature_are_usage_errors() -> None:
 
 def test_readme_contract_resolver_plugs_in_and_breaking_a_rule_fails(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    good = suite("--resolver=tests.contract_resolvers:ip_literals", "-k", "step1-ipv4",
-                 f"--conformance-report={report}")
+    good = suite(
+        "--resolver=tests.contract_resolvers:ip_literals",
+        "-k",
+        "step1-ipv4",
+        f"--conformance-report={report}",
+    )
     assert good.returncode == 0, good.stdout
     data = json.loads(report.read_text())
     assert data["resolver"] == "tests.contract_resolvers:ip_literals"
@@ -50,22 +54,28 @@ def test_readme_contract_resolver_plugs_in_and_breaking_a_rule_fails(tmp_path: P
     assert outcomes["step1-ipv4-literal-explicit-port"] == "passed"
     assert set(data["results"][0]) >= {"id", "step", "level", "outcome", "expected", "observed"}
 
-    bad = suite("--resolver=tests.contract_resolvers:ip_literals_portless_host",
-                "-k", "step1-ipv4-literal-explicit-port")
+    bad = suite(
+        "--resolver=tests.contract_resolvers:ip_literals_portless_host",
+        "-k",
+        "step1-ipv4-literal-explicit-port",
+    )
     assert bad.returncode == 1
     assert "carried Host '127." in bad.stdout and ":8449'" in bad.stdout  # names what it sent
     assert 'spec: "If the hostname is an IP literal' in bad.stdout
 
 
 def test_level_gate_reports_failures_below_it_without_failing() -> None:
-    args = ["--resolver=tests.contract_resolvers:hostname_port_with_wrong_sni",
-            "-k", "step2-sni-is-hostname or step2-explicit-port-a-record"]
+    args = [
+        "--resolver=tests.contract_resolvers:hostname_port_with_wrong_sni",
+        "-k",
+        "step2-sni-is-hostname or step2-explicit-port-a-record",
+    ]
     strict = suite(*args)
     assert strict.returncode == 1  # default level: everything counts
     assert "sent SNI 'not-the-host.test', expected SNI 'origin.test'" in strict.stdout
-    gated = suite(*args, "--level=required")
+    gated = suite(*args, "--conformance-level=required")
     assert gated.returncode == 0, gated.stdout
-    assert "1 failure(s) below --level=required" in gated.stdout
+    assert "1 failure(s) below --conformance-level=required" in gated.stdout
     assert "[recommended] step2-sni-is-hostname" in gated.stdout
 
 

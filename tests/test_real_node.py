@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.adapters import node_adapters
-from conformance.adapters.node_adapters import NodeAdapterUnavailable
+from matrix_resolver_conformance.adapters import node_adapters
+from matrix_resolver_conformance.adapters.node_adapters import NodeAdapterUnavailable
 
 PASSES = {
     "rocketchat": [
@@ -50,8 +50,10 @@ DEVIATES = {
 
 @pytest.fixture(params=["rocketchat", "appservice_bridge"])
 def adapter(request):
-    package = {"rocketchat": node_adapters.ROCKETCHAT,
-               "appservice_bridge": node_adapters.APPSERVICE_BRIDGE}[request.param]
+    package = {
+        "rocketchat": node_adapters.ROCKETCHAT,
+        "appservice_bridge": node_adapters.APPSERVICE_BRIDGE,
+    }[request.param]
     try:
         node_adapters.check_installed(package)
     except NodeAdapterUnavailable as e:

@@ -14,9 +14,9 @@ pytest.importorskip(
     "synapse", reason="Synapse is not installed: pip install 'matrix-resolver-conformance[synapse]'"
 )
 
-from conformance.adapters.synapse import factory
-from conformance.runner import Result
-from conformance.scenarios import Scenario
+from matrix_resolver_conformance.adapters.synapse import factory
+from matrix_resolver_conformance.catalog import Scenario
+from matrix_resolver_conformance.run.runtime import Result
 
 PASSES = [
     "step1-ipv4-literal-default-port",

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from conformance.env import Env
-from conformance.reference import factory
-from conformance.reference.dns_client import SrvRecord, order_srv
-from conformance.reference.http_client import _read_response
-from conformance.reference.server_name import (
+from matrix_resolver_conformance.env import Env
+from matrix_resolver_conformance.reference import factory
+from matrix_resolver_conformance.reference.dns_client import SrvRecord, order_srv
+from matrix_resolver_conformance.reference.server_name import (
     InvalidServerName,
+    Kind,
     ServerName,
     format_host_header,
     parse_server_name,
 )
-from conformance.reference.well_known import (
+from matrix_resolver_conformance.reference.well_known import (
     DEFAULT_TTL,
     MAX_TTL,
     WellKnownCache,
@@ -28,6 +28,7 @@ from conformance.reference.well_known import (
     cache_ttl,
     parse_well_known_body,
 )
+from matrix_resolver_conformance.wire.https_client import _read_response
 
 # fmt: off
 VALID = [
@@ -89,7 +90,7 @@ BAD_RESPONSES = [
 
 
 @pytest.mark.parametrize(("text", "host", "port", "kind"), VALID)
-def test_valid_server_names(text: str, host: str, port: int | None, kind: str) -> None:
+def test_valid_server_names(text: str, host: str, port: int | None, kind: Kind) -> None:
     assert parse_server_name(text) == ServerName(host, port, kind)
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cli import main as cli
-from conformance.reference.resolver import ReferenceResolver
-from conformance.rulesets import ORDER, RuleSetError, in_range, resolve_spec
-from conformance.scenarios import load_catalog
-from conformance.specdiff import diff, spec_changes_page
+from matrix_resolver_conformance.catalog import load_catalog
+from matrix_resolver_conformance.catalog.rulesets import ORDER, RuleSetError, in_range, resolve
+from matrix_resolver_conformance.env import Env
+from matrix_resolver_conformance.reference.older_texts import OlderTextResolver, reading
+from matrix_resolver_conformance.tools.cli import main as cli
+from matrix_resolver_conformance.tools.specdiff import diff, spec_changes_page
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +24,7 @@ def reasons(old: str, new: str) -> set[str]:
 
 
 def test_seed_a_replays_to_its_changes_and_nothing_else() -> None:
-    """shared/spec/seeds/001: d2f012f4 -> b971bcee (matrix-doc PR #1830)."""
+    """Seed diff A (docs/spec-history.md#seed-diff-a): d2f012f4 -> b971bcee (PR #1830)."""
     got = reasons("draft-d2f012f4", "draft-b971bcee")
     expected_markers = {
         "no explicit-port step",  # step 2 appears
@@ -38,13 +39,15 @@ def test_seed_a_replays_to_its_changes_and_nothing_else() -> None:
 
 
 def test_seed_b_replays_to_its_changes_and_nothing_else() -> None:
-    """shared/spec/seeds/000: 39b71413 -> 6421582b (caching only as context)."""
+    """Seed diff B (docs/spec-history.md#seed-diff-b): 39b71413 -> 6421582b (caching only as
+    context)."""
     got = reasons("draft-39b71413", "draft-6421582b")
     assert any("step 1's Host" in w for w in got)
     assert any("step 3.1's Host" in w for w in got)
     assert any("invalid well-known aborted" in w for w in got)
-    unexplained = [w for w in got if not any(
-        m in w for m in ("step 1's Host", "step 3.1's Host", "aborted"))]
+    unexplained = [
+        w for w in got if not any(m in w for m in ("step 1's Host", "step 3.1's Host", "aborted"))
+    ]
     assert not unexplained, unexplained
 
 
@@ -69,7 +72,7 @@ def test_diff_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unknown_rule_set_is_one_line() -> None:
     with pytest.raises(RuleSetError, match="unknown rule set 'v9'"):
-        resolve_spec("v9")
+        resolve("v9")
     assert cli(["diff", "v9", "v1.8"]) == 2
 
 
@@ -77,7 +80,7 @@ def test_ranges() -> None:
     assert ORDER[0] == "draft-d2f012f4" and ORDER[-1] == "v1.19"
     assert in_range("v1.7", "..v1.7") and not in_range("v1.8", "..v1.7")
     assert in_range("r0.1.3", "r0.1.0..v1.5") and in_range("v1.19", "v1.8..")
-    assert resolve_spec("latest") == "v1.19"
+    assert resolve("latest") == "v1.19"
 
 
 def test_spec_changes_page_is_up_to_date() -> None:
@@ -87,19 +90,19 @@ def test_spec_changes_page_is_up_to_date() -> None:
     )
 
 
-class _LegacyOnly(ReferenceResolver):
+class _LegacyOnly(OlderTextResolver):
     """Follows r0.1.1-v1.7 whatever --spec says: `_matrix._tcp` only."""
 
-    def __init__(self, env) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(env)
-        from conformance.rulesets import rules
-
-        self._rules = rules("r0.1.1")
+    def __init__(self, env: Env) -> None:
+        super().__init__(env, reading("r0.1.1"))
 
 
 def test_legacy_only_resolver_passes_r0_1_1_and_fails_v1_8(catalog, run) -> None:
-    failed_old = [s.id for s in catalog.values()
-                  if (v := run(s, _LegacyOnly, spec="r0.1.1").verdict) and not v.passed]
+    failed_old = [
+        s.id
+        for s in catalog.values()
+        if (v := run(s, _LegacyOnly, spec="r0.1.1").verdict) and not v.passed
+    ]
     assert not failed_old
     v18 = run(catalog["step4-srv-matrix-fed-on-hostname"], _LegacyOnly, spec="v1.8").verdict
     assert v18 is not None and not v18.passed

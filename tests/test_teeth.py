@@ -62,7 +62,7 @@ def test_broken_resolver_fails_its_rule(factory, catalog, run) -> None:
 
 
 def test_reference_passes_every_scenario(catalog, run) -> None:
-    from conformance.reference import factory
+    from matrix_resolver_conformance.reference import factory
 
     failed = {}
     for sid, scenario in catalog.items():
@@ -95,8 +95,11 @@ def test_failure_message_names_the_rule_and_what_was_sent(catalog, run) -> None:
     ids=["hangs", "raises", "garbage", "leaks-a-task"],
 )
 def test_contract_breakers_fail_with_a_clear_message(factory, problem, catalog, run) -> None:
-    scenario = catalog["step6-a-record-8448" if factory is not broken.returns_garbage
-                       else "step6-wrong-name-certificate-refused"]
+    scenario = catalog[
+        "step6-a-record-8448"
+        if factory is not broken.returns_garbage
+        else "step6-wrong-name-certificate-refused"
+    ]
     result = run(scenario, factory)
     assert result.verdict is not None and not result.verdict.passed
     assert any(problem in p for p in result.verdict.problems), result.verdict.problems

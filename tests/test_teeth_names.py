@@ -17,12 +17,12 @@ import dns.name
 import dns.resolver
 import pytest
 
-from conformance.reference import resolver as ref
-from conformance.reference.dns_client import DnsLookupError
-from conformance.reference.http_client import ConnectError, Response
-from conformance.reference.server_name import ServerName, parse_server_name
-from conformance.reference.well_known import WellKnownResult, parse_well_known_body
-from harness.https_server import WELL_KNOWN_PATH
+from matrix_resolver_conformance.reference import resolver as ref
+from matrix_resolver_conformance.reference.dns_client import DnsLookupError
+from matrix_resolver_conformance.reference.server_name import ServerName, parse_server_name
+from matrix_resolver_conformance.reference.well_known import WellKnownResult, parse_well_known_body
+from matrix_resolver_conformance.wire.https_client import ConnectError, Response
+from matrix_resolver_harness.https_server import WELL_KNOWN_PATH
 
 # -- a lax server-name parser: repairs what it should refuse -------------------------------------
 
@@ -104,7 +104,7 @@ class NarrowPortRange(ref.ReferenceResolver):
 class DefaultPortDropped(ref.ReferenceResolver):
     """Leaves an explicit :8448 or :443 out of the Host header (steps 1, 2)."""
 
-    async def _request(self, step, addresses, port, name, host_header):  # type: ignore[override]
+    async def _request(self, step, addresses, port, name, host_header):
         if name.port in (443, 8448):
             host_header = str(replace(name, port=None))
         return await super()._request(step, addresses, port, name, host_header)
@@ -128,7 +128,7 @@ class WellKnownForIpLiteral(ref.ReferenceResolver):
 class ExplicitPortViaSrv(ref.ReferenceResolver):
     """Looks up SRV records for a hostname with a port too, and follows them (step 2)."""
 
-    async def _connect_name(self, step, name, port, host_header):  # type: ignore[override]
+    async def _connect_name(self, step, name, port, host_header):
         if step == "2":
             for service in ref.SRV_SERVICES:
                 try:
@@ -143,7 +143,7 @@ class ExplicitPortViaSrv(ref.ReferenceResolver):
 class FallsThroughWithoutAddress(ref.ReferenceResolver):
     """When a hostname with a port has no address, carries on with SRV and 8448 (step 2)."""
 
-    async def _connect_name(self, step, name, port, host_header):  # type: ignore[override]
+    async def _connect_name(self, step, name, port, host_header):
         try:
             return await super()._connect_name(step, name, port, host_header)
         except ref.DiscoveryError as exc:
@@ -155,7 +155,7 @@ class FallsThroughWithoutAddress(ref.ReferenceResolver):
 class CnameTargetAsTlsName(ref.ReferenceResolver):
     """Checks the certificate (and sends SNI) for the CNAME target, not the name (step 2)."""
 
-    async def _connect_name(self, step, name, port, host_header):  # type: ignore[override]
+    async def _connect_name(self, step, name, port, host_header):
         resolver = self._dns._resolver
         for rdtype in ("A", "AAAA"):
             try:
@@ -199,7 +199,7 @@ async def _plain_get(address: str, port: int, host: str, path: str, timeout: flo
 class PlainHttpFallback(ref.ReferenceResolver):
     """Retries over plain http:// where TLS fails, for the well-known and the request (tls.1)."""
 
-    async def _request(self, step, addresses, port, name, host_header):  # type: ignore[override]
+    async def _request(self, step, addresses, port, name, host_header):
         try:
             return await super()._request(step, addresses, port, name, host_header)
         except ref.DiscoveryError as exc:

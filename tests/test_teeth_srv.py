@@ -15,10 +15,10 @@ import dns.name
 import dns.resolver
 import pytest
 
-from conformance.reference import resolver as ref
-from conformance.reference.dns_client import DnsClient, DnsLookupError, SrvRecord
-from conformance.reference.http_client import Response
-from conformance.reference.server_name import parse_server_name
+from matrix_resolver_conformance.reference import resolver as ref
+from matrix_resolver_conformance.reference.dns_client import DnsClient, DnsLookupError, SrvRecord
+from matrix_resolver_conformance.reference.server_name import parse_server_name
+from matrix_resolver_conformance.wire.https_client import Response
 from tests import broken_resolvers as broken
 
 SRV_STEPS = ("3.3", "3.4", "4", "5")
@@ -31,7 +31,7 @@ DELEGATED_NAME_STEPS = ("3.2", "3.3", "3.4", "3.5")
 class SrvLastRecordFirst(ref.ReferenceResolver):
     """Ignores priority and weight: tries the targets from the last record of the answer up."""
 
-    async def _connect_srv(self, step, qname, records, name, context):  # type: ignore[override]
+    async def _connect_srv(self, step, qname, records, name, context):
         flat = [replace(r, priority=0, weight=0) for r in reversed(records)]
         return await super()._connect_srv(step, qname, flat, name, context)
 
@@ -39,7 +39,7 @@ class SrvLastRecordFirst(ref.ReferenceResolver):
 class SrvByWeightOnly(ref.ReferenceResolver):
     """Orders targets by weight alone (heaviest first), ignoring priority."""
 
-    async def _connect_srv(self, step, qname, records, name, context):  # type: ignore[override]
+    async def _connect_srv(self, step, qname, records, name, context):
         heavy = sorted(records, key=lambda r: -r.weight)
         flat = [replace(r, priority=0, weight=0) for r in heavy]
         return await super()._connect_srv(step, qname, flat, name, context)
@@ -48,7 +48,7 @@ class SrvByWeightOnly(ref.ReferenceResolver):
 class SrvNoFailover(ref.ReferenceResolver):
     """Tries only the first target in RFC 2782 order; its failure ends discovery."""
 
-    async def _connect_srv(self, step, qname, records, name, context):  # type: ignore[override]
+    async def _connect_srv(self, step, qname, records, name, context):
         usable = [r for r in records if not r.unavailable]
         first = ref.order_srv(usable, self._rng)[:1] if usable else records
         return await super()._connect_srv(step, qname, first, name, context)
@@ -135,7 +135,7 @@ AnyFailureFatal = _with_dns(
 class SrvFailureFallsThrough(ref.ReferenceResolver):
     """When no SRV target can be reached, goes on to the name's own addresses at 8448."""
 
-    async def _connect_srv(self, step, qname, records, name, context):  # type: ignore[override]
+    async def _connect_srv(self, step, qname, records, name, context):
         try:
             return await super()._connect_srv(step, qname, records, name, context)
         except ref.DiscoveryError:
@@ -146,7 +146,7 @@ class SrvFailureFallsThrough(ref.ReferenceResolver):
 class LegacyAlwaysQueried(ref.ReferenceResolver):
     """Asks `_matrix._tcp` up front as well (and ignores the answer unless needed)."""
 
-    async def _srv_or_default(self, steps, name, context):  # type: ignore[override]
+    async def _srv_or_default(self, steps, name, context):
         with contextlib.suppress(DnsLookupError):
             await self._dns.srv("_matrix._tcp." + name.host)
         return await super()._srv_or_default(steps, name, context)
@@ -158,7 +158,7 @@ class LegacyAlwaysQueried(ref.ReferenceResolver):
 class PortInHost(ref.ReferenceResolver):
     """Puts the port it connects to (SRV port or 8448) into a Host the spec gives without one."""
 
-    async def _request(self, step, addresses, port, name, host_header):  # type: ignore[override]
+    async def _request(self, step, addresses, port, name, host_header):
         if step in (*SRV_STEPS, "3.5", "6"):
             host_header = f"{host_header}:{port}"
         return await super()._request(step, addresses, port, name, host_header)
@@ -171,7 +171,7 @@ class TlsNameIsOrigin(ref.ReferenceResolver):
         self._origin = parse_server_name(server_name)
         return await super().__call__(server_name)
 
-    async def _request(self, step, addresses, port, name, host_header):  # type: ignore[override]
+    async def _request(self, step, addresses, port, name, host_header):
         if step in DELEGATED_NAME_STEPS:
             name = replace(self._origin, port=None)
         return await super()._request(step, addresses, port, name, host_header)
@@ -180,7 +180,7 @@ class TlsNameIsOrigin(ref.ReferenceResolver):
 class TlsNameIsCanonical(ref.ReferenceResolver):
     """Checks the certificate for the end of the name's CNAME chain instead of the name."""
 
-    async def _connect_name(self, step, name, port, host_header):  # type: ignore[override]
+    async def _connect_name(self, step, name, port, host_header):
         addresses = await self._addresses(step, name.host)
         answer = await self._dns._resolver.resolve(name.host, "A", search=False)
         canonical = replace(name, host=answer.canonical_name.to_text(omit_final_dot=True))

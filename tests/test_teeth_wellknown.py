@@ -1,6 +1,6 @@
 """Teeth of the step-3 catalog (fixtures/step3.toml): resolvers that get one well-known rule wrong
 must fail that rule's scenarios. Each is the reference with one thing changed; most swap one name
-of `conformance.reference.well_known` for the duration of the step-3 lookup."""
+of `matrix_resolver_conformance.reference.well_known` for the duration of the step-3 lookup."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from conformance.reference import resolver as ref
-from conformance.reference import well_known as wk
-from conformance.reference.http_client import Response
-from conformance.reference.server_name import (
+from matrix_resolver_conformance.reference import resolver as ref
+from matrix_resolver_conformance.reference import well_known as wk
+from matrix_resolver_conformance.reference.server_name import (
     InvalidServerName,
     ServerName,
     format_host_header,
     parse_server_name,
 )
-from conformance.reference.well_known import WellKnownResult
+from matrix_resolver_conformance.reference.well_known import WellKnownResult
+from matrix_resolver_conformance.wire.https_client import Response
 
 
 class _Patched(ref.ReferenceResolver):
@@ -239,7 +239,7 @@ class WellKnownForIpLiterals(ref.ReferenceResolver):
 class RecursiveWellKnown(ref.ReferenceResolver):
     """Asks the delegated name's well-known again (uncached) before its SRV lookup."""
 
-    async def _srv_or_default(self, steps, name, context):  # type: ignore[override]
+    async def _srv_or_default(self, steps, name, context):
         if steps[0] == "3.3":
             self._well_knowns.clear()
             await self._well_known(name.host)

@@ -21,11 +21,17 @@ import dns.message
 import dns.rcode
 import pytest
 
-from harness.addresses import AddressPool, worker_index
-from harness.dns_server import Record
-from harness.netns import IPV6_PREFIX, NetworkSetup, bindable_socket
-from harness.pki import CertSpec
-from harness.world import HostSpec, SiteSpec, World, WorldSpec, WorldUnavailable
+from matrix_resolver_harness.addresses import AddressPool, worker_index
+from matrix_resolver_harness.dns_server import Record
+from matrix_resolver_harness.netns import IPV6_PREFIX, NetworkSetup, bound_socket
+from matrix_resolver_harness.pki import CertRequest
+from matrix_resolver_harness.world import (
+    HostLayout,
+    SiteLayout,
+    World,
+    WorldLayout,
+    WorldUnavailable,
+)
 
 
 @pytest.fixture
@@ -33,9 +39,9 @@ def rt(conformance_runtime):
     return conformance_runtime
 
 
-def make_spec(ipv6: bool) -> WorldSpec:
-    return WorldSpec(
-        hosts=(HostSpec("origin"), HostSpec("target", v4=True, v6=ipv6)),
+def make_spec(ipv6: bool) -> WorldLayout:
+    return WorldLayout(
+        hosts=(HostLayout("origin"), HostLayout("target", v4=True, v6=ipv6)),
         records=(
             Record("origin.test", "A", "${origin.v4}"),
             Record("target.test", "A", "${target.v4}"),
@@ -43,8 +49,8 @@ def make_spec(ipv6: bool) -> WorldSpec:
             Record("_matrix-fed._tcp.origin.test", "SRV", "10 0 8448 target.test"),
         ),
         sites=(
-            SiteSpec("target", 8448, CertSpec(("target.test", "${target.v4}"))),
-            SiteSpec("origin", 8448, None),
+            SiteLayout("target", 8448, CertRequest(("target.test", "${target.v4}"))),
+            SiteLayout("origin", 8448, None),
         ),
     )
 
@@ -129,7 +135,7 @@ def test_site_certificate_names_are_rendered(rt) -> None:
 
 
 def test_world_needing_ipv6_without_it_is_unavailable(rt) -> None:
-    spec = WorldSpec(hosts=(HostSpec("v6only", v4=False, v6=True),))
+    spec = WorldLayout(hosts=(HostLayout("v6only", v4=False, v6=True),))
     no_v6 = NetworkSetup(private=False, ipv6=False, detail="test")
 
     async def body() -> None:
@@ -149,7 +155,7 @@ def test_stop_frees_every_port_and_leaves_no_task(rt) -> None:
         bound = [(a, 8448) for fam in world.addresses.values() for a in fam.values()]
         dns_host, dns_port = world.dns_server
         with pytest.raises(OSError):  # sanity: a running world does hold its ports
-            bindable_socket(*bound[0]).close()
+            bound_socket(*bound[0]).close()
         # leave a TCP client connected to a site and to the DNS server: stop() must close them
         _, site_writer = await asyncio.open_connection(*bound[0])
         _, dns_writer = await asyncio.open_connection(dns_host, dns_port)
@@ -158,10 +164,10 @@ def test_stop_frees_every_port_and_leaves_no_task(rt) -> None:
         await asyncio.sleep(0)
         assert asyncio.all_tasks() == {asyncio.current_task()}
         for address, port in bound:
-            with bindable_socket(address, port) as sock:
+            with bound_socket(address, port) as sock:
                 sock.listen()
-        bindable_socket(dns_host, dns_port).close()
-        bindable_socket(dns_host, dns_port, socket.SOCK_DGRAM).close()
+        bound_socket(dns_host, dns_port).close()
+        bound_socket(dns_host, dns_port, socket.SOCK_DGRAM).close()
         site_writer.close()
         dns_writer.close()
         await world.stop()  # idempotent

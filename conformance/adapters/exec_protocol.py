@@ -4,8 +4,8 @@ An implementation in any language plugs in as a program. Per scenario the suite 
 with the world described in `MRC_*` environment variables, then exchanges JSON lines: one request
 per fetch on the child's stdin, one answer per request on its stdout (`status`: it made the
 request itself; `error`: it got no response; `plan`: the suite connects exactly as told, see
-`conformance.plan`). Closing stdin tells the child to exit; the process group is killed if it does
-not, so nothing outlives the scenario.
+`matrix_resolver_conformance.plan`). Closing stdin tells the child to exit; the process group is
+killed if it does not, so nothing outlives the scenario.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from conformance.driver import CANCEL_GRACE
-from conformance.plan import PlanError, request_by_plan
+from matrix_resolver_conformance.plan import PlanError, request_by_plan
+from matrix_resolver_conformance.run.drive import CANCEL_GRACE
+from matrix_resolver_harness.addresses import endpoint
 
 if TYPE_CHECKING:
-    from conformance.env import Env
+    from matrix_resolver_conformance.env import Env
 
 __all__ = ["PROTOCOL_VERSION", "ExecError", "ExecFetch", "ExecProtocolError", "exec_factory"]
 
@@ -66,16 +67,11 @@ class ExecProtocolError(ExecError):
     """The child broke the protocol (a line that is not JSON, a wrong id, a bad answer)."""
 
 
-def _dns_server_text(dns_server: tuple[str, int]) -> str:
-    host, port = dns_server
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def protocol_environment(env: Env) -> dict[str, str]:
     """The `MRC_*` variables describing `env` to a child."""
     return {
         "MRC_PROTOCOL": PROTOCOL_VERSION,
-        "MRC_DNS_SERVER": _dns_server_text(env.dns_server),
+        "MRC_DNS_SERVER": endpoint(*env.dns_server),
         "MRC_CA_FILE": env.ca_file,
         "MRC_PATH": env.path,
         "MRC_TIMEOUT": repr(float(env.timeout)),
@@ -235,8 +231,7 @@ class ExecFetch:
         kinds = [k for k in ("status", "error", "plan") if k in answer]
         if len(kinds) != 1:
             raise ExecProtocolError(
-                f"protocol error: an answer needs exactly one of status, error, plan; "
-                f"got {shown!r}"
+                f"protocol error: an answer needs exactly one of status, error, plan; got {shown!r}"
             )
         return answer
 
@@ -325,5 +320,4 @@ def exec_factory(
         await fetch.start()
         return fetch
 
-    factory.command = argv  # type: ignore[attr-defined]
     return factory

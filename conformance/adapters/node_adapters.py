@@ -18,13 +18,20 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.adapters.exec_protocol import exec_factory
+from matrix_resolver_conformance.adapters.exec_protocol import exec_factory
+from matrix_resolver_conformance.run.resolvers import declare
+from matrix_resolver_harness.addresses import endpoint
 
 if TYPE_CHECKING:
-    from conformance.env import Env
+    from matrix_resolver_conformance.env import Env
 
-__all__ = ["NODE_DIR", "NodeAdapterUnavailable", "appservice_bridge", "check_installed",
-           "rocketchat"]
+__all__ = [
+    "NODE_DIR",
+    "NodeAdapterUnavailable",
+    "appservice_bridge",
+    "check_installed",
+    "rocketchat",
+]
 
 NODE_DIR = Path(__file__).resolve().with_name("node")
 ROCKETCHAT = "@rocket.chat/federation-sdk"
@@ -54,19 +61,16 @@ def check_installed(package: str) -> str:
     try:
         version = json.loads(installed.read_text())["version"]
     except (OSError, ValueError, KeyError):
-        raise NodeAdapterUnavailable(f"{package} is not installed for the npm adapters: "
-                                     f"{advice}") from None
+        raise NodeAdapterUnavailable(
+            f"{package} is not installed for the npm adapters: {advice}"
+        ) from None
     pinned = _pinned(package)
     if version != pinned:
-        raise NodeAdapterUnavailable(f"{package} {version} is installed, the adapter pins "
-                                     f"{pinned}: {advice}")
+        raise NodeAdapterUnavailable(
+            f"{package} {version} is installed, the adapter pins {pinned}: {advice}"
+        )
     _ready[package] = node
     return node
-
-
-def _dns_server(env: Env) -> str:
-    host, port = env.dns_server
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _node_factory(
@@ -78,27 +82,42 @@ def _node_factory(
 
 def rocketchat(env: Env) -> Any:
     """`@rocket.chat/federation-sdk`: discovery and request by `makeSignedRequest` (status)."""
-    factory = _node_factory(ROCKETCHAT, "rocketchat.mjs", lambda e: {
-        "HOMESERVER_CONFIG_DNS_SERVERS": _dns_server(e),  # its SRV/CNAME resolver, read at load
-        "NODE_EXTRA_CA_CERTS": e.ca_file,  # read by node at start-up
-    })
+    factory = _node_factory(
+        ROCKETCHAT,
+        "rocketchat.mjs",
+        lambda e: {
+            "HOMESERVER_CONFIG_DNS_SERVERS": endpoint(
+                *e.dns_server
+            ),  # its SRV/CNAME resolver, read at load
+            "NODE_EXTRA_CA_CERTS": e.ca_file,  # read by node at start-up
+        },
+    )
     return factory(env)
 
 
 def appservice_bridge(env: Env) -> Any:
     """`matrix-appservice-bridge`'s MatrixHostResolver: a plan the suite carries out."""
-    factory = _node_factory(APPSERVICE_BRIDGE, "appservice_bridge.mjs", lambda e: {
-        "NODE_EXTRA_CA_CERTS": e.ca_file,  # for the well-known fetch (node's global fetch)
-    })
+    factory = _node_factory(
+        APPSERVICE_BRIDGE,
+        "appservice_bridge.mjs",
+        lambda e: {
+            "NODE_EXTRA_CA_CERTS": e.ca_file,  # for the well-known fetch (node's global fetch)
+        },
+    )
     return factory(env)
 
 
-# What the report names as tested (`factory.version`, see conformance/plugin.py).
-rocketchat.version = lambda: f"{ROCKETCHAT} {_pinned(ROCKETCHAT)}"  # type: ignore[attr-defined]
-appservice_bridge.version = (  # type: ignore[attr-defined]
-    lambda: f"{APPSERVICE_BRIDGE} {_pinned(APPSERVICE_BRIDGE)}"
+# What the report names as tested; a missing install is one usage error before the run, not a
+# failure per scenario; neither follows `env.spec`, so every rule set can share a run.
+declare(
+    rocketchat,
+    version=lambda: f"{ROCKETCHAT} {_pinned(ROCKETCHAT)}",
+    check_available=lambda: check_installed(ROCKETCHAT),
+    spec_profile=lambda spec: None,
 )
-# Neither follows `env.spec`: every rule set can share a run (`--spec=all`).
-rocketchat.spec_profile = appservice_bridge.spec_profile = (  # type: ignore[attr-defined]
-    lambda spec: None
+declare(
+    appservice_bridge,
+    version=lambda: f"{APPSERVICE_BRIDGE} {_pinned(APPSERVICE_BRIDGE)}",
+    check_available=lambda: check_installed(APPSERVICE_BRIDGE),
+    spec_profile=lambda spec: None,
 )

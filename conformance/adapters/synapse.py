@@ -73,13 +73,14 @@ try:
         from twisted.names import client as dns_client
         from twisted.web.client import PartialDownloadError, readBody
 
-        from conformance.adapters.twisted_bridge import (
+        from matrix_resolver_conformance.adapters.twisted_bridge import (
             DnsHostnameResolver,
             NameResolverReactor,
             call_in_reactor,
             ensure_reactor,
             in_reactor,
         )
+        from matrix_resolver_conformance.run.resolvers import declare
 except ImportError as exc:
     raise ImportError(
         f"the synapse resolver needs Synapse ({exc}): "
@@ -213,7 +214,7 @@ async def factory(env: Any) -> Any:
         an async aclose() would then not be awaited."""
         call_in_reactor(_close, agent, clock, timeout=CLOSE_TIMEOUT)
 
-    fetch.close = close  # type: ignore[attr-defined]
+    fetch.close = close  # type: ignore[attr-defined]  # the contract's optional close()
     return fetch
 
 
@@ -224,5 +225,4 @@ def _version() -> str:
     return f"matrix-synapse {synapse_version} (Twisted {twisted.__version__})"
 
 
-factory.version = _version  # type: ignore[attr-defined]  # named in reports
-factory.spec_profile = lambda spec: None  # type: ignore[attr-defined]  # follows one text
+declare(factory, version=_version, spec_profile=lambda spec: None)  # it follows one text

@@ -151,8 +151,11 @@ def call_in_reactor(fn: Callable[..., Any], *args: Any, timeout: float) -> Any:
     box: list[Any] = []
 
     def start() -> None:
-        d = defer.maybeDeferred(fn, *args)
-        d.addBoth(lambda outcome: (box.append(outcome), finished.set()))
+        def keep(outcome: Any) -> None:
+            box.append(outcome)
+            finished.set()
+
+        defer.maybeDeferred(fn, *args).addBoth(keep)
 
     reactor.callFromThread(start)
     if not finished.wait(timeout):
@@ -268,7 +271,10 @@ def _cname_chain(answers: list[Any], start: str) -> list[str]:
     return chain
 
 
-_FAMILIES = {socket.AF_INET6: IPv6Address, socket.AF_INET: IPv4Address}
+_FAMILIES: dict[int, type[IPv4Address] | type[IPv6Address]] = {
+    socket.AF_INET6: IPv6Address,
+    socket.AF_INET: IPv4Address,
+}
 
 
 def _numeric(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]] | None:
@@ -282,7 +288,7 @@ def _numeric(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]] | None:
     # A zone stays in the scope-id field only: a host text with "%zone" is no IP address to
     # the code that checks it (netaddr), as getaddrinfo's callers expect.
     return [
-        (family, (sockaddr[0].split("%")[0], *sockaddr[1:]))
+        (family, (str(sockaddr[0]).split("%")[0], *sockaddr[1:]))
         for family, _t, _p, _c, sockaddr in infos
         if family in _FAMILIES
     ]

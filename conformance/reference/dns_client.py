@@ -1,9 +1,10 @@
 """DNS look-ups against the scenario's one DNS server, never the system resolver.
 
-The resolver needs three answers the spec leaves implicit (history.md §5.1
-item 9): "not found" (NXDOMAIN or NODATA, which lets discovery fall through),
-"failed" (SERVFAIL, timeout, ...: an unknown answer, which must not be taken
-for an absent record), and the RFC 2782 order in which SRV targets are tried.
+The resolver needs three answers the spec leaves implicit
+(docs/spec-history.md#gap-srv-lookup-failure, #gap-srv-order): "not found"
+(NXDOMAIN or NODATA, which lets discovery fall through), "failed" (SERVFAIL,
+timeout, ...: an unknown answer, which must not be taken for an absent record),
+and the RFC 2782 order in which SRV targets are tried.
 """
 
 from __future__ import annotations

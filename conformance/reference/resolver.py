@@ -1,8 +1,10 @@
-"""The reference resolver: the spec's discovery steps 1-6 (v1.8+), one request per call.
+"""The reference resolver: the current text's discovery steps 1-6 (v1.8+), one request per call.
 
 Each step is written out where the spec has it, so a failure message can name
 the step ("step 4: SRV _matrix-fed._tcp.origin.test: SERVFAIL") and a reader
-can check the code against the numbered text.
+can check the code against the numbered text. Where an older text says something
+else, the place is a small method (`_step1_host`, `_srv_services`, ...) that
+`older_texts.OlderTextResolver` overrides; this file reads as the current text.
 """
 
 from __future__ import annotations
@@ -10,20 +12,34 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import astuple, replace
 from typing import TYPE_CHECKING
 
-from .. import __version__
-from ..rulesets import LATEST, Rules, rules
-from .dns_client import DnsClient, DnsLookupError, SrvRecord, order_srv
-from .http_client import ConnectError, FetchError, Response, connect_first
-from .server_name import ServerName, format_host_header, parse_server_name
-from .well_known import WellKnownCache, WellKnownResult, fetch_well_known
+from matrix_resolver_conformance.reference.dns_client import (
+    DnsClient,
+    DnsLookupError,
+    SrvRecord,
+    order_srv,
+)
+from matrix_resolver_conformance.reference.server_name import (
+    ServerName,
+    parse_server_name,
+)
+from matrix_resolver_conformance.reference.well_known import (
+    WellKnownCache,
+    WellKnownResult,
+    fetch_well_known,
+)
+from matrix_resolver_conformance.wire.https_client import (
+    ConnectError,
+    FetchError,
+    Response,
+    connect_first,
+)
 
 if TYPE_CHECKING:  # the suite's Env; only its documented attributes are used
-    from ..env import Env
+    from matrix_resolver_conformance.env import Env
 
-__all__ = ["DiscoveryError", "ReferenceResolver", "factory"]
+__all__ = ["DEFAULT_PORT", "SRV_SERVICES", "DiscoveryError", "ReferenceResolver"]
 
 DEFAULT_PORT = 8448
 SRV_SERVICES = ("_matrix-fed._tcp.", "_matrix._tcp.")  # step 3.3/4, then deprecated 3.4/5
@@ -41,6 +57,8 @@ class DiscoveryError(FetchError):
 class ReferenceResolver:
     """Callable `fetch(server_name) -> Response` following the current spec."""
 
+    follow_redirects = True  # step 3's redirects (absent from the earliest draft)
+
     def __init__(
         self,
         env: Env,
@@ -49,8 +67,6 @@ class ReferenceResolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._env = env
-        # The text to follow (`--spec`); envs from before the attribute existed mean the latest.
-        self._rules: Rules = rules(getattr(env, "spec", LATEST))
         self._ssl = env.ssl_context()
         self._dns = DnsClient(env.dns_server, env.timeout)
         self._rng = rng if rng is not None else random.Random()
@@ -58,41 +74,57 @@ class ReferenceResolver:
 
     async def __call__(self, server_name: str) -> Response:
         """One `GET env.path` to the homeserver `server_name`, discovery included."""
-        name = parse_server_name(server_name)  # invalid: raise before any traffic
-        r = self._rules
+        name = self._explicit_port(parse_server_name(server_name))  # invalid: no traffic
         if name.is_ip:
-            return await self._connect_ip("1", name, str(name) if r.ip_host_has_port else None)
-        if name.port is not None and not r.explicit_port_step:
-            name = replace(name, port=None)  # d2f012f4 ignores it ("port 443 exclusively")
+            return await self._connect_ip("1", name, self._step1_host(name))
         if name.port is not None:
-            host = str(name) if r.explicit_port_host_has_port else name.host
-            return await self._connect_name("2", name, name.port, host)
+            return await self._connect_name("2", name, name.port, self._step2_host(name))
         well_known = await self._well_known(name.host)
         delegated = well_known.server
         if delegated is None:
-            if well_known.invalid_body and r.invalid_well_known != "step4":
-                raise DiscoveryError("3", f"invalid well-known, discovery aborted "
-                                          f"({r.name}): {well_known.error}")
+            self._on_invalid_well_known(well_known)
             return await self._srv_or_default(
                 ("4", "5", "6"), name, f"well-known: {well_known.error}"
             )
         if delegated.is_ip:
-            return await self._connect_ip("3.1", delegated, self._delegated_ip_host(delegated))
+            return await self._connect_ip("3.1", delegated, self._step31_host(delegated))
         if delegated.port is not None:
-            host = str(delegated) if r.delegated_port_in_host else delegated.host
+            host = self._step32_host(delegated)
             return await self._connect_name("3.2", delegated, delegated.port, host)
         return await self._srv_or_default(("3.3", "3.4", "3.5"), delegated, f"m.server {delegated}")
 
-    def _delegated_ip_host(self, delegated: ServerName) -> str:
-        """Step 3.1's Host: "including the port if one was provided" since 6421582b; before,
-        "without port" (b971bcee) and "with port" (39b71413, read as the port used)."""
-        how = self._rules.delegated_ip_host
-        if how == "without-port":
-            return format_host_header(delegated.host, None)
-        if how == "with-port":
-            port = delegated.port if delegated.port is not None else DEFAULT_PORT
-            return format_host_header(delegated.host, port)
+    # -- the places where older texts differ (see older_texts.py) ---------------------------------
+
+    def _explicit_port(self, name: ServerName) -> ServerName:
+        """A port in the server name is used as given (step 2)."""
+        return name
+
+    def _step1_host(self, name: ServerName) -> str:
+        """Step 1's Host: the server name, including the port if it included one."""
+        return str(name)
+
+    def _step2_host(self, name: ServerName) -> str:
+        """Step 2's Host: the original server name (with port)."""
+        return str(name)
+
+    def _on_invalid_well_known(self, result: WellKnownResult) -> None:
+        """Any well-known failure, an invalid body included, goes on to step 4."""
+
+    def _step31_host(self, delegated: ServerName) -> str:
+        """Step 3.1's Host: the delegated server name, including the port if one was provided."""
         return str(delegated)
+
+    def _step32_host(self, delegated: ServerName) -> str:
+        """Step 3.2's Host: `<delegated_hostname>:<delegated_port>`."""
+        return str(delegated)
+
+    def _srv_services(self, steps: tuple[str, str, str]) -> list[tuple[str, str]]:
+        """(step, service) to ask in order: `_matrix-fed._tcp`, then the deprecated
+        `_matrix._tcp`."""
+        return list(zip(steps[:2], SRV_SERVICES, strict=True))
+
+    def _cache_well_known(self, hostname: str, result: WellKnownResult) -> None:
+        self._well_knowns.put(hostname, result)
 
     async def aclose(self) -> None:
         """Forget cached well-knowns; no sockets or tasks outlive a call."""
@@ -109,18 +141,15 @@ class ReferenceResolver:
             ssl_context=self._ssl,
             port=self._env.well_known_port,
             timeout=self._env.timeout,
-            follow_redirects=self._rules.follow_redirects,
+            follow_redirects=self.follow_redirects,
         )
-        if self._rules.caching:  # the caching paragraph arrived with 3c17a0e5
-            self._well_knowns.put(hostname, result)
+        self._cache_well_known(hostname, result)
         return result
 
-    async def _connect_ip(self, step: str, name: ServerName, host_header: str | None) -> Response:
-        """Steps 1 and 3.1: the literal, its port or 8448; certificate for the IP. Host is
-        `host_header`, or the bare literal when None."""
+    async def _connect_ip(self, step: str, name: ServerName, host_header: str) -> Response:
+        """Steps 1 and 3.1: the literal, its port or 8448; certificate for the IP."""
         port = name.port if name.port is not None else DEFAULT_PORT
-        host = host_header if host_header is not None else format_host_header(name.host, None)
-        return await self._request(step, [name.address], port, name, host)
+        return await self._request(step, [name.address], port, name, host_header)
 
     async def _connect_name(
         self, step: str, name: ServerName, port: int, host_header: str
@@ -137,9 +166,7 @@ class ReferenceResolver:
         `_matrix._tcp` is asked only when `_matrix-fed._tcp` is absent (NXDOMAIN or
         NODATA), and the A/AAAA fallback only when both are; a failed query stops.
         """
-        services = SRV_SERVICES if self._rules.matrix_fed else SRV_SERVICES[1:]
-        srv_steps = steps[:2] if self._rules.matrix_fed else steps[:1]  # before v1.8: one SRV step
-        for step, service in zip(srv_steps, services, strict=True):
+        for step, service in self._srv_services(steps):
             qname = service + name.host
             try:
                 records = await self._dns.srv(qname)
@@ -202,18 +229,3 @@ class ReferenceResolver:
             )
         except FetchError as exc:
             raise DiscoveryError(step, f"{name.tls_name} port {port}: {exc}") from exc
-
-
-def factory(env: Env) -> ReferenceResolver:
-    """The plug-in entry point: one resolver (and one well-known cache) per scenario."""
-    return ReferenceResolver(env)
-
-
-def _spec_profile(spec: str) -> tuple[object, ...]:
-    """What the reference's behaviour depends on under rule set `spec`: its rule flags (not the
-    name), so rule sets with the same flags share runs under `--spec=all`."""
-    return astuple(replace(rules(spec), name="", summary=""))
-
-
-factory.spec_profile = _spec_profile  # type: ignore[attr-defined]
-factory.version = lambda: f"reference (matrix-resolver-conformance {__version__})"  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """Server names as the spec's appendix defines them: `hostname [":" port]`.
 
 The reference resolver refuses an invalid name before any network traffic, so
-parsing is strict where the ABNF is loose (see history.md §5.1 item 12): IPv4
+parsing is strict where the ABNF is loose (docs/spec-history.md#gap-grammar-loose): IPv4
 octets must be 0..255, IPv6 literals must be real addresses, ports 1..65535,
 and DNS names must be names that DNS can actually look up.
 """

@@ -1,8 +1,9 @@
 """Step 3's `GET https://<hostname>/.well-known/matrix/server`, its validation and cache.
 
 Any failure here (transport, status, body, redirects) is one outcome: "the
-well-known is invalid", which sends discovery to step 4 (history.md §5.1 items
-2 and 3). Redirect rules the spec leaves open (§5.1 item 5) are fixed here:
+well-known is invalid", which sends discovery to step 4
+(docs/spec-history.md#gap-well-known-failure, #gap-m-server-invalid). Redirect
+rules the spec leaves open (docs/spec-history.md#gap-redirects) are fixed here:
 at most 5 hops, no loops, https only.
 """
 
@@ -16,9 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from .dns_client import DnsClient, DnsLookupError
-from .http_client import FetchError, Response, connect_first
-from .server_name import InvalidServerName, ServerName, format_host_header, parse_server_name
+from matrix_resolver_conformance.reference.dns_client import DnsClient, DnsLookupError
+from matrix_resolver_conformance.reference.server_name import (
+    InvalidServerName,
+    ServerName,
+    format_host_header,
+    parse_server_name,
+)
+from matrix_resolver_conformance.wire.https_client import FetchError, Response, connect_first
 
 __all__ = [
     "WellKnownCache",
@@ -135,8 +141,14 @@ async def fetch_well_known(
     """Fetch and validate; never raises for a bad well-known, it returns the reason."""
     try:
         server, ttl = await asyncio.wait_for(
-            _fetch(hostname, dns=dns, ssl_context=ssl_context, port=port, timeout=timeout,
-                   follow_redirects=follow_redirects),
+            _fetch(
+                hostname,
+                dns=dns,
+                ssl_context=ssl_context,
+                port=port,
+                timeout=timeout,
+                follow_redirects=follow_redirects,
+            ),
             timeout,
         )
     except (asyncio.TimeoutError, TimeoutError):

@@ -1,13 +1,12 @@
-"""The JSON report (`--conformance-report=PATH`) and the one-line run summary."""
+"""The JSON report (`--conformance-report=PATH`): one entry per scenario and rule set."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from conformance.runner import Result
+from matrix_resolver_conformance.run.runtime import Result
 
 
 def entry(result: Result) -> dict[str, Any]:
@@ -23,24 +22,13 @@ def entry(result: Result) -> dict[str, Any]:
         "step": s.step,
         "level": s.level,
         "outcome": outcome,
+        "unavailable": result.unavailable,  # skipped because this machine cannot host it
         "expected": expected,
         "observed": observed,
         "problems": problems,
         "sentence": s.sentence,
         "seconds": round(result.elapsed, 4),
     }
-
-
-def summary_line(results: list[dict[str, Any]], resolver: str, spec: str) -> str:
-    by_level: dict[str, Counter[str]] = {}
-    for r in results:
-        by_level.setdefault(r["level"], Counter())[r["outcome"]] += 1
-    parts = []
-    for level, counts in sorted(by_level.items()):
-        ran = counts["passed"] + counts["failed"]
-        skipped = f" ({counts['skipped']} skipped)" if counts["skipped"] else ""
-        parts.append(f"{level} {counts['passed']}/{ran} passed{skipped}")
-    return f"conformance of {resolver} to rule set {spec}: " + ", ".join(parts)
 
 
 def write(

@@ -7,13 +7,18 @@ does not exist, which is itself a failure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from conformance.driver import DriveOutcome
-from conformance.scenarios import Expectation, Scenario
-from conformance.staging import host_part
-from harness.https_server import WELL_KNOWN_PATH
-from harness.observations import HttpRequest, ObservationLog
+from matrix_resolver_conformance.catalog.model import (
+    NO_SNI,
+    Expectation,
+    ExpectedSni,
+    Scenario,
+    describe_sni,
+)
+from matrix_resolver_conformance.run.drive import DriveOutcome
+from matrix_resolver_harness.https_server import WELL_KNOWN_PATH
+from matrix_resolver_harness.observations import HttpRequest, ObservationLog
 
 
 @dataclass
@@ -23,7 +28,6 @@ class Verdict:
     expected: str
     observed: str
     message: str = ""
-    details: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ def _same(a: str | None, b: str | None) -> bool:
     return (a or "").lower() == (b or "").lower()
 
 
+def _sni_matches(observed: str | None, expected: ExpectedSni) -> bool:
+    if expected is NO_SNI:
+        return observed is None
+    return observed is not None and _same(observed, expected if isinstance(expected, str) else "")
+
+
 def _role(judged: Judged, site: str) -> str:
     return judged.roles.get(site, "unknown")
 
@@ -60,21 +70,21 @@ def _check_request(req: HttpRequest, judged: Judged, problems: list[str]) -> Non
         )
         return
     if req.method != "GET" or req.path != judged.path:
-        problems.append(f"the request at {req.site} was {req.method} {req.path}, "
-                        f"expected GET {judged.path}")
+        problems.append(
+            f"the request at {req.site} was {req.method} {req.path}, expected GET {judged.path}"
+        )
     if not _same(req.host, e.host) or (e.host_exact and req.host != e.host):
         problems.append(f"the request at {req.site} carried Host {req.host!r}, expected {e.host!r}")
-    if e.sni is not None:
-        want = None if e.sni == "none" else e.sni
-        if not _same(req.sni, want) or (want is None) != (req.sni is None):
-            got = "no SNI" if req.sni is None else f"SNI {req.sni!r}"
-            exp = "no SNI" if want is None else f"SNI {want!r}"
-            problems.append(f"the TLS handshake at {req.site} sent {got}, expected {exp}")
+    if e.sni is not None and not _sni_matches(req.sni, e.sni):
+        problems.append(
+            f"the TLS handshake at {req.site} sent {describe_sni(req.sni)}, "
+            f"expected {describe_sni(e.sni)}"
+        )
 
 
 def _check_failed_handshakes(log: ObservationLog, judged: Judged, problems: list[str]) -> None:
     """A handshake that failed at the right server is the clearest sign of a wrong TLS name."""
-    identity = ", ".join(judged.expect.cert) or host_part(judged.expect.host or "")
+    identity = ", ".join(judged.expect.identity)
     for conn in log.connections():
         if conn.site in judged.expect.sites and conn.tls and not conn.established:
             sni = f"SNI {conn.sni!r}" if conn.sni is not None else "no SNI"
@@ -97,24 +107,28 @@ def _check_well_known(log: ObservationLog, judged: Judged, problems: list[str]) 
     at_origin = [r for r in wk if judged.well_known_at and r.site == judged.well_known_at[0]]
     for req in at_origin:
         if e.well_known_host is not None and not _same(req.host, e.well_known_host):
-            problems.append(f"the well-known request carried Host {req.host!r}, "
-                            f"expected {e.well_known_host!r}")
-        if e.well_known_sni is not None:
-            want = None if e.well_known_sni == "none" else e.well_known_sni
-            if not _same(req.sni, want) or (want is None) != (req.sni is None):
-                problems.append(f"the well-known request's TLS handshake sent SNI {req.sni!r}, "
-                                f"expected {want!r}")
+            problems.append(
+                f"the well-known request carried Host {req.host!r}, expected {e.well_known_host!r}"
+            )
+        if e.well_known_sni is not None and not _sni_matches(req.sni, e.well_known_sni):
+            problems.append(
+                f"the well-known request's TLS handshake sent "
+                f"{describe_sni(req.sni)}, expected {describe_sni(e.well_known_sni)}"
+            )
     if e.well_known_max is not None and len(wk) > e.well_known_max:
-        problems.append(f"the well-known was requested {len(wk)} times over {judged.fetches} "
-                        f"fetch(es); at most {e.well_known_max} expected")
+        problems.append(
+            f"the well-known was requested {len(wk)} times over {judged.fetches} "
+            f"fetch(es); at most {e.well_known_max} expected"
+        )
     if e.well_known_min is not None and len(wk) < e.well_known_min:
-        problems.append(f"the well-known was requested {len(wk)} times over {judged.fetches} "
-                        f"fetch(es); at least {e.well_known_min} expected")
+        problems.append(
+            f"the well-known was requested {len(wk)} times over {judged.fetches} "
+            f"fetch(es); at least {e.well_known_min} expected"
+        )
 
 
 def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: list[str]) -> None:
-    for absent in e.dns_absent:
-        name, rtype = absent.rsplit(" ", 1)
+    for name, rtype in e.dns_absent:
         hits = [
             q for q in log.dns_queries() if _same(q.name.rstrip("."), name) and q.rtype == rtype
         ]
@@ -123,8 +137,10 @@ def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: list[s
     if e.no_traffic:
         n_dns, n_conn = len(log.dns_queries()), len(log.connections())
         if n_dns or n_conn:
-            problems.append(f"expected no network traffic at all; saw {n_dns} DNS queries and "
-                            f"{n_conn} connections")
+            problems.append(
+                f"expected no network traffic at all; saw {n_dns} DNS queries and "
+                f"{n_conn} connections"
+            )
 
 
 def observed_summary(log: ObservationLog) -> str:
@@ -137,9 +153,7 @@ def observed_summary(log: ObservationLog) -> str:
     return "; ".join(r.describe() for r in fed)
 
 
-def judge(
-    scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveOutcome
-) -> Verdict:
+def judge(scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveOutcome) -> Verdict:
     e = judged.expect
     problems = list(drive.problems)
     fed = [r for r in log.requests() if r.path.split("?")[0] != WELL_KNOWN_PATH]
@@ -149,16 +163,20 @@ def judge(
         _check_failed_handshakes(log, judged, problems)
         good = [r for r in fed if r.site in e.sites]
         if len(good) != judged.fetches:
-            problems.append(f"{len(good)} federation request(s) reached {' or '.join(e.sites)}; "
-                            f"expected exactly {judged.fetches} (one per fetch)")
+            problems.append(
+                f"{len(good)} federation request(s) reached {' or '.join(e.sites)}; "
+                f"expected exactly {judged.fetches} (one per fetch)"
+            )
         for call in drive.calls:
             if not call.returned:
                 problems.append(f"{call.what} {call.summary} (a request was expected to succeed)")
     elif not fed:
         for call in drive.calls:
             if call.returned:
-                problems.append(f"{call.what} {call.summary}, but no server answered any "
-                                "federation request: the response it reports does not exist")
+                problems.append(
+                    f"{call.what} {call.summary}, but no server answered any "
+                    "federation request: the response it reports does not exist"
+                )
     _check_well_known(log, judged, problems)
     _check_dns_and_traffic(log, e, problems)
     expected = _expected_text(judged)
@@ -174,15 +192,13 @@ def _expected_text(judged: Judged) -> str:
         return e.describe()
     where = " or ".join(f"{s} ({judged.endpoints.get(s, '?')})" for s in e.sites)
     text = f"GET {judged.path} at {where}, Host {e.host!r}"
-    if e.sni is not None:
-        text += ", no SNI" if e.sni == "none" else f", SNI {e.sni!r}"
-    return text
+    return text if e.sni is None else f"{text}, {describe_sni(e.sni)}"
 
 
 def _message(scenario: Scenario, v: Verdict, log: ObservationLog, drive: DriveOutcome) -> str:
     lines = [
         f"[{scenario.level}] step {scenario.step}: {scenario.id}",
-        f"spec: \"{scenario.sentence}\"",
+        f'spec: "{scenario.sentence}"',
     ]
     if scenario.change:
         lines.append(f"this rule set differs from the current text: {scenario.change}")

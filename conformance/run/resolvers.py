@@ -1,5 +1,5 @@
 """Turn `--resolver=MODULE:ATTR`, `--resolver=NAME` or `--resolver=exec:COMMAND` into a factory,
-with one-line errors."""
+with one-line errors, and read what a factory says about itself (version, shared runs)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,48 @@ def installed_names() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=GROUP)})
 
 
-def load_factory(spec: str) -> Callable[..., Any]:
+def load(spec: str) -> Callable[..., Any]:
+    """The factory `spec` names, ready to use: its module imported, its signature and (for
+    adapters that declare `check_available`) its dependencies checked."""
+    factory = _load(spec)
+    check = getattr(factory, "check_available", None)
+    if callable(check):
+        try:
+            check()
+        except Exception as e:
+            raise ResolverLoadError(f"--resolver={spec}: {e}") from None
+    return factory
+
+
+def declare(factory: Callable[..., Any], **attributes: Any) -> Callable[..., Any]:
+    """Give a factory the attributes the suite reads (README, "The plug-in contract"):
+    `version`, `spec_profile`, `check_available`. Returns the factory."""
+    for name, value in attributes.items():
+        if name not in ("version", "spec_profile", "check_available"):
+            raise TypeError(f"a factory attribute the suite does not read: {name}")
+        setattr(factory, name, value)
+    return factory
+
+
+def describe(factory: Callable[..., Any], rulesets: list[str]) -> dict[str, Any]:
+    """`version` (what was tested) and `profiles` (ruleset -> what the factory's behaviour
+    depends on, as text, or None: see README on shared runs), from the factory's attributes."""
+    version = getattr(factory, "version", None)
+    try:
+        version = str(version()) if callable(version) else version
+    except Exception as e:  # a report must not fail over a version string
+        version = f"unknown ({e})"
+    profile_of = getattr(factory, "spec_profile", None)
+    profiles: dict[str, str | None] = {}
+    for ruleset in rulesets:
+        try:
+            profiles[ruleset] = repr(profile_of(ruleset)) if callable(profile_of) else None
+        except Exception:  # a broken profile function only costs the reuse
+            profiles[ruleset] = None
+    return {"version": version, "profiles": profiles}
+
+
+def _load(spec: str) -> Callable[..., Any]:
     if spec.startswith(EXEC_PREFIX):
         return _from_command(spec)
     if ":" in spec:
@@ -67,7 +108,7 @@ def _from_command(spec: str) -> Callable[..., Any]:
             f"--resolver={spec}: command {program!r} not found or not executable"
             + ("" if os.sep in program else " on PATH")
         )
-    from conformance.adapters.exec_protocol import exec_factory
+    from matrix_resolver_conformance.adapters.exec_protocol import exec_factory
 
     return exec_factory(argv)
 
@@ -107,8 +148,9 @@ def _import(module_name: str) -> Any:
 
 def _check_signature(spec: str, factory: Any) -> None:
     if not callable(factory):
-        raise ResolverLoadError(f"--resolver={spec}: {factory!r} is not callable; "
-                                "it must be a factory taking env")
+        raise ResolverLoadError(
+            f"--resolver={spec}: {factory!r} is not callable; it must be a factory taking env"
+        )
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):

@@ -1,7 +1,9 @@
-"""One scenario end to end: stage the world, drive the resolver, judge what the world saw.
+"""One scenario end to end: stage the world, drive the implementation, judge what the world saw.
 
-`Runtime` holds what a process shares between scenarios (network setup, certificate authority,
-address pool, the world's event loop), so a scenario pays only for its own world.
+`Runtime` holds what a process shares between scenarios (the network, certificate authority,
+address pool, the world's event loop), so a scenario pays only for its own world. What is under
+test is a `Subject`: an implementation in processes of its own (`isolation`, the default) or on
+a thread of ours (`InProcess`, for debugging and for the project's own broken resolvers).
 """
 
 from __future__ import annotations
@@ -9,28 +11,62 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
 
-from conformance.driver import drive
-from conformance.env import FEDERATION_PATH, Env
-from conformance.rulesets import LATEST
-from conformance.scenarios import Expectation, Scenario
-from conformance.staging import stage
-from conformance.verdict import Judged, Verdict, judge
-from harness.addresses import AddressPool
-from harness.netns import NetworkSetup, ensure_network
-from harness.pki import CertificateAuthority
-from harness.world import World, WorldUnavailable
+from matrix_resolver_conformance.catalog.model import Scenario
+from matrix_resolver_conformance.catalog.rulesets import LATEST
+from matrix_resolver_conformance.env import FEDERATION_PATH, Env
+from matrix_resolver_conformance.run.drive import drive_in_thread
+from matrix_resolver_conformance.run.judge import Judged, Verdict, judge
+from matrix_resolver_conformance.run.outcome import Call, DriveOutcome
+from matrix_resolver_conformance.run.resolvers import describe
+from matrix_resolver_conformance.run.stage import stage
+from matrix_resolver_harness.addresses import AddressPool, endpoint
+from matrix_resolver_harness.netns import NetworkSetup
+from matrix_resolver_harness.pki import CertificateAuthority
+from matrix_resolver_harness.world import World, WorldUnavailable
 
 DEADLINE_GRACE = 3.0  # seconds beyond fetches x timeout before a resolver counts as hung
+SETTLE_LIMIT = 0.05  # seconds to wait for handshakes still in flight when the resolver returns
+
+
+@runtime_checkable
+class Subject(Protocol):
+    """What is under test, as the runtime drives it."""
+
+    def profile(self, ruleset: str) -> str | None:
+        """What its behaviour depends on under `ruleset` (equal profiles share a run), or None."""
+
+    async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
+        """factory(env), fetch(name) for each name, close: all within `deadline` seconds."""
+
+    async def aclose(self) -> None: ...
+
+
+class InProcess:
+    """A factory run on a thread of this process: unprotected (see run/drive.py)."""
+
+    def __init__(self, factory: Callable[..., Any], network: NetworkSetup) -> None:
+        self.factory = factory
+        self.network = network
+
+    def profile(self, ruleset: str) -> str | None:
+        return describe(self.factory, [ruleset])["profiles"][ruleset]
+
+    async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
+        return await drive_in_thread(
+            self.factory, env, names, deadline, enter=self.network.enter_current_thread
+        )
+
+    async def aclose(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
 class Settings:
     timeout: float = 1.0
     path: str = FEDERATION_PATH
-    netns: str = "auto"
     spec: str = LATEST
 
 
@@ -41,84 +77,89 @@ class Result:
     skipped: str = ""
     elapsed: float = 0.0
     spec: str = LATEST
+    unavailable: bool = False  # skipped because this machine cannot host the world
+    output: str = ""  # what the implementation printed, when it ran in a process of its own
+    calls: list[Call] = field(default_factory=list)  # how each call ended (tracebacks)
 
 
 class Runtime:
     """Per-process resources; create once, `run` many scenarios, then `close`."""
 
-    def __init__(self, settings: Settings = Settings()) -> None:
+    def __init__(self, settings: Settings, network: NetworkSetup) -> None:
         self.settings = settings
-        self.network: NetworkSetup = ensure_network(settings.netns)
+        self.network = network
         self.pki = CertificateAuthority()
         self.pool = AddressPool()
         self.loop = asyncio.new_event_loop()
-        # (scenario id, expectation, resolver profile) -> result, for factories that declare
-        # `spec_profile`: rule sets that share both need one run (see README, several rule sets).
+        # (scenario id, expectation, subject, profile) -> result: rule sets that share both
+        # need one run (README, "several rule sets").
         self._memo: dict[tuple[Any, ...], Result] = {}
+        self._subjects: dict[int, Subject] = {}
+
+    def subject(self, what: Subject | Callable[..., Any]) -> Subject:
+        """`what` itself, or for a bare factory the one in-process subject that runs it."""
+        key = id(what)
+        if key not in self._subjects:
+            self._subjects[key] = (
+                what if isinstance(what, Subject) else InProcess(what, self.network)
+            )
+        return self._subjects[key]
 
     def run(
-        self, scenario: Scenario, factory: Callable[..., Any], spec: str | None = None
+        self, scenario: Scenario, what: Subject | Callable[..., Any], spec: str | None = None
     ) -> Result:
         """Run `scenario` as rule set `spec` (default: the settings') has it; skipped where it
-        does not apply."""
+        does not apply. A bare factory runs in this process."""
+        subject = self.subject(what)
         spec = spec or self.settings.spec
         started = time.monotonic()
         applied = scenario.under(spec)
         if isinstance(applied, str):
             return Result(scenario, None, skipped=f"not in rule set {spec}: {applied}", spec=spec)
-        key = _memo_key(applied, factory, spec)
+        profile = subject.profile(spec)
+        key = None if profile is None else (applied.id, applied.expect, id(subject), profile)
         if key is not None and key in self._memo:
             return replace(self._memo[key], spec=spec, elapsed=0.0)
-        result = self.loop.run_until_complete(self._run(applied, factory, spec))
+        result = self.loop.run_until_complete(self._run(applied, subject, spec))
         if key is not None:
             self._memo[key] = result
         result.elapsed = time.monotonic() - started
         return result
 
-    async def _run(self, scenario: Scenario, factory: Callable[..., Any], spec: str) -> Result:
+    async def _run(self, scenario: Scenario, subject: Subject, spec: str) -> Result:
         staged = stage(scenario)
         world = World(staged.world, self.pki, self.pool, self.network)
         try:
             await world.start()
         except WorldUnavailable as e:
             await world.stop()
-            return Result(scenario, None, skipped=str(e), spec=spec)
+            return Result(scenario, None, skipped=str(e), spec=spec, unavailable=True)
         try:
             s = self.settings
             env = Env(world.dns_server, world.ca_file, s.path, s.timeout, 443, spec)
             name = world.render(scenario.server_name)
             deadline = s.timeout * scenario.fetches + DEADLINE_GRACE
-            outcome = await drive(factory, env, [name] * scenario.fetches, deadline)
+            outcome = await subject.drive(env, [name] * scenario.fetches, deadline)
             await _settle(world)
             judged = Judged(
-                expect=_render(scenario.expect, world),
+                expect=scenario.expect.render(world.render),
                 path=s.path,
                 fetches=scenario.fetches,
                 roles=staged.roles,
                 well_known_at=staged.well_known_at,
                 endpoints=_endpoints(world, staged.roles),
             )
-            return Result(scenario, judge(scenario, judged, world.log, outcome), spec=spec)
+            verdict = judge(scenario, judged, world.log, outcome)
+            return Result(scenario, verdict, spec=spec, output=outcome.output, calls=outcome.calls)
         finally:
             await world.stop()
 
     def close(self) -> None:
+        for subject in self._subjects.values():
+            self.loop.run_until_complete(subject.aclose())
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.pki.close()
-
-
-SETTLE_LIMIT = 0.05  # seconds to wait for handshakes still in flight when the resolver returns
-
-
-def _memo_key(applied: Scenario, factory: Callable[..., Any], spec: str) -> tuple[Any, ...] | None:
-    profile_of = getattr(factory, "spec_profile", None)
-    if not callable(profile_of):
-        return None
-    try:
-        return (applied.id, applied.expect, id(factory), profile_of(spec))
-    except Exception:  # a broken profile function only costs the reuse
-        return None
 
 
 async def _settle(world: World) -> None:
@@ -134,25 +175,10 @@ async def _settle(world: World) -> None:
         await asyncio.sleep(0.001)
 
 
-def _render(e: Expectation, world: World) -> Expectation:
-    def r(text: str | None) -> str | None:
-        return None if text is None else world.render(text)
-
-    return replace(
-        e,
-        host=r(e.host),
-        sni=r(e.sni),
-        cert=tuple(world.render(c) for c in e.cert),
-        well_known_host=r(e.well_known_host),
-        well_known_sni=r(e.well_known_sni),
-        dns_absent=tuple(world.render(d) for d in e.dns_absent),
-    )
-
-
 def _endpoints(world: World, roles: dict[str, str]) -> dict[str, str]:
     out = {}
     for label in roles:
         host, port = label.rsplit(":", 1)
         addrs = world.addresses.get(host, {}).values()
-        out[label] = " / ".join(f"[{a}]:{port}" if ":" in a else f"{a}:{port}" for a in addrs)
+        out[label] = " / ".join(endpoint(a, int(port)) for a in addrs)
     return out

@@ -12,11 +12,17 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from conformance.scenarios import CertDecl, Scenario, ServerDecl, WellKnownDecl
-from harness.dns_server import Record
-from harness.https_server import WellKnownBehaviour
-from harness.pki import CertSpec
-from harness.world import TEMPLATE, HostSpec, SiteSpec, WorldSpec
+from matrix_resolver_conformance.catalog.model import (
+    CertDecl,
+    Scenario,
+    ServerDecl,
+    WellKnownDecl,
+    host_part,
+)
+from matrix_resolver_harness.dns_server import Record
+from matrix_resolver_harness.https_server import WellKnownBehaviour
+from matrix_resolver_harness.pki import CertRequest
+from matrix_resolver_harness.world import TEMPLATE, HostLayout, SiteLayout, WorldLayout
 
 DEFAULT_PORTS = (443, 8448)
 WRONG_NAME = "wrong-name.invalid"
@@ -27,17 +33,9 @@ _BODY_PORT = re.compile(r':(\d{1,5})\s*(?=["\]\s]|$)')
 
 @dataclass(frozen=True)
 class Stage:
-    world: WorldSpec
+    world: WorldLayout
     roles: dict[str, str]  # site label -> "expected" | "declared" | "decoy"
     well_known_at: tuple[str, ...]
-
-
-def host_part(host_header: str) -> str:
-    """`[::1]:8448` -> `::1`, `a.test:8448` -> `a.test`, `a.test` -> `a.test` (total: also
-    used on the deliberately malformed server names of the grammar scenarios)."""
-    if host_header.startswith("["):
-        return host_header[1:].partition("]")[0]
-    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
 def _is_ip(text: str) -> bool:
@@ -65,7 +63,8 @@ def _records(scenario: Scenario) -> tuple[list[Record], dict[str, set[str]]]:
 
 def _strings(scenario: Scenario) -> list[str]:
     e = scenario.expect
-    texts = [scenario.server_name, e.host or "", e.sni or "", *e.cert, *scenario.dns]
+    sni = e.sni if isinstance(e.sni, str) else ""
+    texts = [scenario.server_name, e.host or "", sni, *e.cert, *scenario.dns]
     decls = [scenario.well_known] + [s.well_known for s in scenario.servers]
     for wk in decls:
         if wk is not None:
@@ -86,7 +85,7 @@ def stage(scenario: Scenario) -> Stage:
     for site in labels:
         families.setdefault(site.rsplit(":", 1)[0], set())
     hosts = tuple(
-        HostSpec(label, v4=("v4" in fam or not fam), v6="v6" in fam)
+        HostLayout(label, v4=("v4" in fam or not fam), v6="v6" in fam)
         for label, fam in sorted(families.items())
     )
 
@@ -103,31 +102,34 @@ def stage(scenario: Scenario) -> Stage:
         )
 
     all_names = _all_names(records, hosts, scenario.server_name)
-    sites: list[SiteSpec] = []
+    sites: list[SiteLayout] = []
     roles: dict[str, str] = {}
     for label, decl in declared.items():
         if decl.refuse:
             roles[label] = "refused"
             continue
         default = (
-            _expected_cert(scenario) if label in expected else _names_of(decl.host, records, hosts)
-        )
+            scenario.expect.identity if label in expected
+            else _names_of(decl.host, records, hosts)
+        )  # fmt: skip
         cert = None if decl.plain else _cert(decl.cert, default)
-        sites.append(SiteSpec(decl.host, decl.port, cert, decl.silent, _behaviour(decl.well_known)))
+        sites.append(
+            SiteLayout(decl.host, decl.port, cert, decl.silent, _behaviour(decl.well_known))
+        )
         roles[label] = "expected" if label in expected else "declared"
     for label in sorted(expected - set(declared)):
-        host, port = label.rsplit(":", 1)
-        sites.append(SiteSpec(host, int(port), _cert(CertDecl(), _expected_cert(scenario))))
+        name, port = label.rsplit(":", 1)
+        sites.append(SiteLayout(name, int(port), _cert(CertDecl(), scenario.expect.identity)))
         roles[label] = "expected"
-    decoy_cert = CertSpec(all_names)
+    decoy_cert = CertRequest(all_names)
     for host in hosts:
-        for port in sorted(_ports(scenario, records)):
-            label = f"{host.label}:{port}"
+        for decoy_port in sorted(_ports(scenario, records)):
+            label = f"{host.label}:{decoy_port}"
             if label not in roles:
-                sites.append(SiteSpec(host.label, port, decoy_cert))
+                sites.append(SiteLayout(host.label, decoy_port, decoy_cert))
                 roles[label] = "decoy"
 
-    world = WorldSpec(
+    world = WorldLayout(
         hosts=hosts,
         records=tuple(records),
         servfail=frozenset(scenario.dns_servfail),
@@ -156,7 +158,7 @@ def _origin_host(scenario: Scenario, records: list[Record]) -> str | None:
     return None
 
 
-def _names_of(host: str, records: list[Record], hosts: tuple[HostSpec, ...]) -> tuple[str, ...]:
+def _names_of(host: str, records: list[Record], hosts: tuple[HostLayout, ...]) -> tuple[str, ...]:
     """A declared server's default certificate: the names pointing at its host, else its
     addresses (whichever families it has)."""
     names = {r.name for r in records if r.rtype in ("A", "AAAA") and f"${{{host}." in r.value}
@@ -176,7 +178,7 @@ def _certifiable(name: str) -> bool:
 
 
 def _all_names(
-    records: list[Record], hosts: tuple[HostSpec, ...], server_name: str
+    records: list[Record], hosts: tuple[HostLayout, ...], server_name: str
 ) -> tuple[str, ...]:
     names = {r.name for r in records}
     targets = (r.value.split()[-1] for r in records if r.rtype in ("CNAME", "SRV"))
@@ -188,23 +190,15 @@ def _all_names(
     return (*sorted(names), *addresses)
 
 
-def _expected_cert(scenario: Scenario) -> tuple[str, ...]:
-    e = scenario.expect
-    if e.cert:
-        return e.cert
-    assert e.host is not None
-    return (host_part(e.host),)
-
-
-def _cert(decl: CertDecl, default: tuple[str, ...]) -> CertSpec:
+def _cert(decl: CertDecl, default: tuple[str, ...]) -> CertRequest:
     names = decl.names or default
     if decl.variant == "wrong-name":
-        return CertSpec((WRONG_NAME,))
+        return CertRequest((WRONG_NAME,))
     if decl.variant == "untrusted":
-        return CertSpec(names, issuer="untrusted")
+        return CertRequest(names, issuer="untrusted")
     if decl.variant == "expired":
-        return CertSpec(names, expired=True)
-    return CertSpec(names)
+        return CertRequest(names, expired=True)
+    return CertRequest(names)
 
 
 def _behaviour(decl: WellKnownDecl | None) -> WellKnownBehaviour:

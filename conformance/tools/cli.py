@@ -1,34 +1,38 @@
 """`matrix-resolver-conformance`: read the catalog without running it.
 
-    matrix-resolver-conformance list [--format text|json]
-    matrix-resolver-conformance coverage [--output PATH] [--check]
-    matrix-resolver-conformance diff OLD NEW [--format json|markdown]
-    matrix-resolver-conformance spec-changes [--output PATH] [--check]
-    matrix-resolver-conformance implementations [--run] [--only NAMES]
+matrix-resolver-conformance list [--format text|json]
+matrix-resolver-conformance coverage [--output PATH] [--check]
+matrix-resolver-conformance diff OLD NEW [--format json|markdown]
+matrix-resolver-conformance spec-changes [--output PATH] [--check]
+matrix-resolver-conformance implementations [--run] [--only NAMES]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from conformance import specdiff
-from conformance.rulesets import RuleSetError
-from conformance.scenarios import CatalogError, load_catalog
-from conformance.traceability import load_sentences, render_markdown
+from matrix_resolver_conformance import __version__
+from matrix_resolver_conformance.catalog import CatalogError, load_catalog
+from matrix_resolver_conformance.catalog.rulesets import RuleSetError
+from matrix_resolver_conformance.catalog.sentences import load_sentences
+from matrix_resolver_conformance.tools import specdiff
+from matrix_resolver_conformance.tools.coverage import render_markdown
 
 
 def _list(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     if args.format == "json":
-        rows = [{"id": s.id, "step": s.step, "level": s.level, "sentence": s.sentence}
-                for s in catalog]
+        rows = [
+            {"id": s.id, "step": s.step, "level": s.level, "sentence": s.sentence} for s in catalog
+        ]
         print(json.dumps(rows, indent=2))
         return 0
     for s in catalog:
-        print(f"{s.id}\n    step {s.step} [{s.level}] \"{s.sentence}\"")
+        print(f'{s.id}\n    step {s.step} [{s.level}] "{s.sentence}"')
     print(f"{len(catalog)} scenarios")
     return 0
 
@@ -55,8 +59,11 @@ def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
         out = Path(args.output)
         current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date: run matrix-resolver-conformance {command} "
-                  f"--output {args.output}", file=sys.stderr)
+            print(
+                f"{args.output} is out of date: run matrix-resolver-conformance {command} "
+                f"--output {args.output}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if args.output == "-":
@@ -68,13 +75,27 @@ def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:  # `... | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["implementations"]:  # its own options (it runs the suite)
-        from conformance.implementations import main as implementations
+        from matrix_resolver_conformance.tools.implementations import main as implementations
 
         return implementations(argv[1:])
-    parser = argparse.ArgumentParser(prog="matrix-resolver-conformance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="matrix-resolver-conformance",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"matrix-resolver-conformance {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="every scenario with its step, level and spec sentence")
     p_list.add_argument("--format", choices=("text", "json"), default="text")

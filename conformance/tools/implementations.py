@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from conformance.scenarios import LEVELS, STEPS, tomllib
+from matrix_resolver_conformance.catalog import LEVELS, STEPS
+from matrix_resolver_conformance.catalog.load import read_toml
 
 IMPLEMENTATIONS = {  # resolver entry point -> display name
     "synapse": "Synapse (MatrixFederationAgent)",
@@ -33,8 +34,20 @@ def run_reports(names: list[str], reports: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
             out = (reports / f"{name}.json").resolve()  # pytest runs in a scratch dir
-            cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-n", "2",
-                   "-p", "no:cacheprovider", f"--resolver={name}", f"--conformance-report={out}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--pyargs",
+                "matrix_resolver_conformance",
+                "-q",
+                "-n",
+                "2",
+                "-p",
+                "no:cacheprovider",
+                f"--conformance-resolver={name}",
+                f"--conformance-report={out}",
+            ]
             print(f"running {name} ...", file=sys.stderr, flush=True)
             res = subprocess.run(cmd, cwd=scratch, capture_output=True, text=True, check=False)
             if res.returncode not in (0, 1) or not out.exists():
@@ -45,8 +58,7 @@ def run_reports(names: list[str], reports: Path) -> None:
 def load_findings(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     if not path.exists():
         return {}
-    with path.open("rb") as f:
-        raw = tomllib.load(f)
+    raw = read_toml(path)
     out = {}
     for item in raw.get("finding", []):
         if item.get("verdict") not in VERDICTS:
@@ -55,8 +67,9 @@ def load_findings(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     return out
 
 
-def render(reports: dict[str, dict[str, Any]], findings: dict[tuple[str, str], dict[str, str]]
-           ) -> tuple[str, int]:
+def render(
+    reports: dict[str, dict[str, Any]], findings: dict[tuple[str, str], dict[str, str]]
+) -> tuple[str, int]:
     """The page, and the number of failures nobody has investigated."""
     names = list(reports)
     results = {n: {r["id"]: r for r in reports[n]["results"]} for n in names}
@@ -94,11 +107,17 @@ def render(reports: dict[str, dict[str, Any]], findings: dict[tuple[str, str], d
             else:
                 verdict = f"**{f['verdict']}**: {f['summary']}".replace("|", "\\|")
             lines.append(f"| `{r['id']}` | {r['level']} | {did} | {verdict} |")
-    lines += ["", "## Every scenario", "",
-              "| step | scenario | level | " + " | ".join(names) + " |",
-              "|---|---|---|" + "---|" * len(names)]
-    ids = sorted({i for n in names for i in results[n]},
-                 key=lambda i: (STEPS.index(results[names[0]].get(i, {"step": "1"})["step"]), i))
+    lines += [
+        "",
+        "## Every scenario",
+        "",
+        "| step | scenario | level | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    ids = sorted(
+        {i for n in names for i in results[n]},
+        key=lambda i: (STEPS.index(results[names[0]].get(i, {"step": "1"})["step"]), i),
+    )
     for i in ids:
         first = next(results[n][i] for n in names if i in results[n])
         marks = []
@@ -130,10 +149,16 @@ def main(argv: list[str]) -> int:
     findings = load_findings(docs / "findings.toml")
     page, missing = render(reports, findings)
     (docs / "implementations.md").write_text(page, encoding="utf-8")
-    summary = {n: {"version": reports[n].get("resolver_version"), "results": reports[n]["results"],
-                   "findings": [f for (impl, _), f in findings.items() if impl == n]}
-               for n in names}
-    (docs / "implementations.json").write_text(json.dumps(summary, indent=1) + "\n",
-                                               encoding="utf-8")
+    summary = {
+        n: {
+            "version": reports[n].get("resolver_version"),
+            "results": reports[n]["results"],
+            "findings": [f for (impl, _), f in findings.items() if impl == n],
+        }
+        for n in names
+    }
+    (docs / "implementations.json").write_text(
+        json.dumps(summary, indent=1) + "\n", encoding="utf-8"
+    )
     print(f"wrote {docs / 'implementations.md'}; {missing} failure(s) not investigated")
     return 1 if missing else 0

@@ -11,8 +11,9 @@ from dataclasses import fields
 from itertools import pairwise
 from typing import Any
 
-from conformance.rulesets import ORDER, RULE_SETS, resolve_spec
-from conformance.scenarios import Expectation, Scenario
+from matrix_resolver_conformance.catalog import Expectation, Scenario
+from matrix_resolver_conformance.catalog.model import Absent
+from matrix_resolver_conformance.catalog.rulesets import ORDER, RULE_SETS, resolve
 
 
 def expectation_text(e: Expectation) -> str:
@@ -24,19 +25,31 @@ def expectation_text(e: Expectation) -> str:
             continue
         value = getattr(e, f.name)
         if value != getattr(defaults, f.name):
-            parts.append(f"{f.name}={value!r}")
+            parts.append(f"{f.name}={_as_written(value)!r}")
     return "; ".join(parts)
+
+
+def _as_written(value: object) -> object:
+    """A field's value as the fixtures write it ("none", "name TYPE")."""
+    if isinstance(value, Absent):
+        return value.value
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return tuple(" ".join(v) for v in value)
+    return value
 
 
 def _side(applied: Scenario | str) -> dict[str, Any] | None:
     if isinstance(applied, str):
         return None
-    return {"expect": expectation_text(applied.expect), "sentence": applied.sentence,
-            "change": applied.change}
+    return {
+        "expect": expectation_text(applied.expect),
+        "sentence": applied.sentence,
+        "change": applied.change,
+    }
 
 
 def diff(catalog: list[Scenario], old: str, new: str) -> list[dict[str, Any]]:
-    old, new = resolve_spec(old), resolve_spec(new)
+    old, new = resolve(old), resolve(new)
     rows = []
     for s in catalog:
         a, b = s.under(old), s.under(new)
@@ -90,8 +103,6 @@ def spec_changes_page(catalog: list[Scenario]) -> str:
     for old, new in pairwise(ORDER):
         out.append(markdown(diff(catalog, old, new), old, new))
     return "\n".join(out)
-
-
 
 
 __all__ = ["diff", "expectation_text", "markdown", "spec_changes_page"]

@@ -108,7 +108,11 @@ async def https_get(
 
 async def _close(writer: asyncio.StreamWriter) -> None:
     """Close politely (TLS close_notify) but briefly, then drop the socket regardless."""
-    writer.close()
+    # Already closing: the peer's close_notify or a lost connection got there first. Closing
+    # again would make the SSL transport drop its protocol, and early 3.11 releases (e.g. 3.11.2,
+    # not 3.11.7) then raise AttributeError from abort(), which lacks a None check there.
+    if not writer.is_closing():
+        writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
     except (asyncio.TimeoutError, OSError):

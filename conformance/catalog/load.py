@@ -1,0 +1,264 @@
+"""fixtures/*.toml -> scenarios, checked strictly.
+
+Unknown keys, bad levels and malformed records are load errors naming the file and the scenario,
+so a typo in the catalog can never silently weaken a scenario. Overrides are resolved here, once:
+each rule set's expectation is a complete `Expectation`, validated like the current one.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from matrix_resolver_conformance.catalog.model import (
+    LEVELS,
+    NO_SNI,
+    STEPS,
+    CertDecl,
+    Expectation,
+    ExpectedSni,
+    Override,
+    Scenario,
+    ServerDecl,
+    WellKnownDecl,
+)
+from matrix_resolver_conformance.catalog.rulesets import RuleSetError, check_range, previous
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+SITE_PATTERN = re.compile(r"([A-Za-z0-9_-]+):(\d+)")
+NONE = "none"  # the fixtures' word for "nothing is sent"
+
+
+class CatalogError(ValueError):
+    """A fixture file is malformed; the message names the file and scenario."""
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise CatalogError(f"{path.name}: {e}") from None
+
+
+def fixtures_dir() -> Path:
+    """fixtures/ of a checkout (or editable install), else the copy shipped in the wheel."""
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here.parent / "fixtures", here / "_fixtures"):
+        if candidate.is_dir():
+            return candidate
+    raise CatalogError(f"no fixtures directory next to {here}")
+
+
+def load_catalog(directory: Path | None = None) -> list[Scenario]:
+    directory = directory or fixtures_dir()
+    scenarios: list[Scenario] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.toml")):
+        data = read_toml(path)
+        _only(data, {"scenario", "defaults"}, path.name)
+        defaults = data.get("defaults", {})
+        _only(defaults, {"since", "since_reason"}, f"{path.name}: [defaults]")
+        for raw in data.get("scenario", []):
+            where = f"{path.name}: scenario {raw.get('id', '?')!r}"
+            try:
+                scenario = _scenario({**defaults, **raw})
+            except (KeyError, TypeError, ValueError, RuleSetError) as e:
+                raise CatalogError(f"{where}: {e}") from None
+            if scenario.id in seen:
+                raise CatalogError(f"{where}: duplicate id (also in {seen[scenario.id]})")
+            seen[scenario.id] = path.name
+            scenarios.append(scenario)
+    return scenarios
+
+
+def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+
+def _scenario(raw: dict[str, Any]) -> Scenario:
+    _only(raw, {
+        "id", "step", "level", "sentence", "note", "server_name", "fetches", "dns",
+        "dns_servfail", "dns_silent", "well_known", "servers", "expect", "since",
+        "since_reason", "rules",
+    }, "scenario")  # fmt: skip
+    sid = raw["id"]
+    if not ID_PATTERN.fullmatch(sid):
+        raise ValueError("id must be lower-case letters, digits, '.' and '-'")
+    step, level = str(raw["step"]), raw["level"]
+    if step not in STEPS:
+        raise ValueError(f"step {step!r} is not one of {', '.join(STEPS)}")
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    for line in raw.get("dns", []):
+        _check_record(line)
+    fetches = int(raw.get("fetches", 1))
+    if fetches < 1:
+        raise ValueError("fetches must be >= 1")
+    return Scenario(
+        id=sid,
+        step=step,
+        level=level,
+        sentence=_text(raw["sentence"]),
+        server_name=str(raw["server_name"]),
+        expect=_expectation(raw["expect"]),
+        note=_text(raw.get("note", "")),
+        fetches=fetches,
+        dns=tuple(raw.get("dns", [])),
+        dns_servfail=tuple(raw.get("dns_servfail", [])),
+        dns_silent=tuple(raw.get("dns_silent", [])),
+        well_known=_well_known(raw["well_known"]) if "well_known" in raw else None,
+        servers=tuple(_server(s) for s in raw.get("servers", [])),
+        overrides=_overrides(raw),
+    )
+
+
+def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
+    """`since` as "not applicable before", then the `rules` entries in order (first match wins)."""
+    out = []
+    if "since" in raw:
+        since = raw["since"]
+        check_range(since)
+        reason = raw.get("since_reason") or f"not in the spec before {since}"
+        earlier = previous(since)
+        if earlier is not None:
+            out.append(Override(f"..{earlier}", skip=reason))
+    for r in raw.get("rules", []):
+        _only(r, {"in", "change", "sentence", "expect", "skip"}, "rules")
+        check_range(r["in"])
+        if bool(r.get("skip")) == bool(r.get("expect")):
+            raise ValueError(f"rules entry {r['in']!r}: give exactly one of expect or skip")
+        if r.get("skip"):
+            out.append(Override(r["in"], skip=r["skip"]))
+            continue
+        if not r.get("change"):
+            raise ValueError(f"rules entry {r['in']!r}: say what changed (change = ...)")
+        expect = _expectation(_merge(raw["expect"], r["expect"]))
+        out.append(Override(r["in"], r["change"], _text(r.get("sentence", "")), expect))
+    return tuple(out)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = {**base, **over}
+    if merged.get("request") == NONE:
+        for key in ("host", "sni", "cert"):
+            if key not in over:
+                merged.pop(key, None)
+    return merged
+
+
+def _text(value: str) -> str:
+    return " ".join(str(value).split())
+
+
+def _check_record(line: str) -> None:
+    parts = line.split()
+    if len(parts) < 3 or parts[1] not in ("A", "AAAA", "CNAME", "SRV"):
+        raise ValueError(f"DNS record {line!r}: expected 'NAME A|AAAA|CNAME|SRV VALUE'")
+    if parts[1] == "SRV" and (len(parts) != 6 or not all(p.isdigit() for p in parts[2:5])):
+        raise ValueError(f"DNS record {line!r}: SRV wants 'NAME SRV PRIORITY WEIGHT PORT TARGET'")
+    if parts[1] != "SRV" and len(parts) != 3:
+        raise ValueError(f"DNS record {line!r}: one value expected")
+
+
+def site(text: str) -> tuple[str, int]:
+    """`label:port` -> (label, port), or ValueError."""
+    m = SITE_PATTERN.fullmatch(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a site 'host-label:port'")
+    return m.group(1), int(m.group(2))
+
+
+def _cert(value: Any) -> CertDecl:
+    if isinstance(value, str):
+        if value not in ("wrong-name", "untrusted", "expired", "valid"):
+            raise ValueError(f"cert {value!r}: use a list of names or wrong-name|untrusted|expired")
+        return CertDecl(variant=value)
+    return CertDecl(names=tuple(value))
+
+
+def _well_known(value: Any) -> WellKnownDecl:
+    if isinstance(value, str):
+        return WellKnownDecl(body=value)
+    _only(value, {"status", "body", "headers", "hang", "pad_to", "location"}, "well_known")
+    headers = dict(value.get("headers", {"Content-Type": "application/json"}))
+    if "location" in value:
+        headers["Location"] = value["location"]
+    return WellKnownDecl(
+        status=int(value.get("status", 200)),
+        body=value.get("body", ""),
+        headers=tuple(headers.items()),
+        hang=bool(value.get("hang", False)),
+        pad_to=int(value.get("pad_to", 0)),
+    )
+
+
+def _server(value: dict[str, Any]) -> ServerDecl:
+    _only(value, {"at", "cert", "refuse", "silent", "plain", "well_known"}, "servers")
+    host, port = site(value["at"])
+    return ServerDecl(
+        host=host,
+        port=port,
+        cert=_cert(value["cert"]) if "cert" in value else CertDecl(),
+        refuse=bool(value.get("refuse", False)),
+        silent=bool(value.get("silent", False)),
+        plain=bool(value.get("plain", False)),
+        well_known=_well_known(value["well_known"]) if "well_known" in value else None,
+    )
+
+
+def _sni(value: Any) -> ExpectedSni:
+    if value is None:
+        return None
+    return NO_SNI if value == NONE else str(value)
+
+
+def _absent_query(text: str) -> tuple[str, str]:
+    name, sep, rtype = text.rpartition(" ")
+    if not sep or not name or rtype not in ("A", "AAAA", "CNAME", "SRV"):
+        raise ValueError(f"dns_absent entry {text!r}: expected 'NAME TYPE'")
+    return name, rtype
+
+
+def _expectation(value: dict[str, Any]) -> Expectation:
+    _only(value, {
+        "request", "host", "sni", "cert", "well_known_at", "well_known_host", "well_known_sni",
+        "well_known_max", "well_known_min", "host_exact", "dns_absent", "no_traffic",
+    }, "expect")  # fmt: skip
+    request = value["request"]
+    sites: tuple[str, ...] = ()
+    if request != NONE:
+        sites = tuple([request] if isinstance(request, str) else request)
+        for s in sites:
+            site(s)
+        if "host" not in value:
+            raise ValueError("expect.host is required when a request is expected")
+    elif "host" in value or "sni" in value:
+        raise ValueError("expect.host/sni make no sense when request = 'none'")
+    wk_at = value.get("well_known_at")
+    for s in wk_at or ():
+        site(s)
+    cert = value.get("cert", ())
+    return Expectation(
+        sites=sites,
+        host=value.get("host"),
+        sni=_sni(value.get("sni")),
+        cert=(cert,) if isinstance(cert, str) else tuple(cert),
+        well_known_at=None if wk_at is None else tuple(wk_at),
+        well_known_host=value.get("well_known_host"),
+        well_known_sni=_sni(value.get("well_known_sni")),
+        well_known_max=value.get("well_known_max"),
+        well_known_min=value.get("well_known_min"),
+        host_exact=bool(value.get("host_exact", False)),
+        dns_absent=tuple(_absent_query(t) for t in value.get("dns_absent", ())),
+        no_traffic=bool(value.get("no_traffic", False)),
+    )

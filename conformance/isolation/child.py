@@ -1,0 +1,79 @@
+"""One scenario's process: the implementation's factory, fetches and close, reported as events.
+
+Forked from the template (`template.py`) with the resolver already imported, or, where forking
+is unsafe, started fresh as `python -m matrix_resolver_conformance.isolation.child REQUEST`. Its
+stdout and stderr go to the template, which keeps a capped copy; its events go, one JSON line
+each, to the file descriptor it is given. Whatever it does to itself (monkeypatching, threads,
+exit, fds) ends with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from matrix_resolver_conformance.env import Env
+from matrix_resolver_conformance.run.program import Event, Program, leftover_threads
+
+TRACEBACK_LIMIT = 20_000
+
+
+def _writer(fd: int) -> Callable[[Event], None]:
+    def emit(event: Event) -> None:
+        if len(event.get("traceback", "")) > TRACEBACK_LIMIT:
+            event = {**event, "traceback": "..." + event["traceback"][-TRACEBACK_LIMIT:]}
+        data = (json.dumps(event) + "\n").encode()
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError:
+            pass  # the implementation closed our channel: the template notices and says so
+
+    return emit
+
+
+def env_from(request: dict[str, Any]) -> Env:
+    fields = dict(request["env"])
+    fields["dns_server"] = tuple(fields["dns_server"])
+    return Env(**fields)
+
+
+def run(factory: Callable[..., Any], request: dict[str, Any], events_fd: int) -> None:
+    """Run the scenario's program, then exit this process (never returns)."""
+    emit = _writer(events_fd)
+    before = set(threading.enumerate())
+    modules = set(sys.modules)
+    try:
+        Program(factory, env_from(request), list(request["names"]), emit).run()
+        threads = leftover_threads(before)
+        if threads:
+            emit(
+                {
+                    "problem": f"the resolver left {len(threads)} thread(s) running after close: "
+                    + ", ".join(threads[:5])
+                }
+            )
+        emit({"imported": sorted(set(sys.modules) - modules)})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        emit({"finished": True})  # the template stops listening here: nothing may follow
+    finally:
+        os._exit(0)
+
+
+def main(argv: list[str]) -> None:
+    """The fresh-process form: REQUEST is JSON with the resolver text, the env and the names;
+    events go to the fd named in it."""
+    from matrix_resolver_conformance.run.resolvers import load
+
+    request = json.loads(argv[0])
+    sys.path[:] = request["sys_path"]
+    run(load(request["resolver"]), request, int(request["events_fd"]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

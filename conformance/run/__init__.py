@@ -1,0 +1,1 @@
+"""The judge's pipeline, one way: stage the world, drive the resolver, judge the observations."""

@@ -1,0 +1,295 @@
+"""The run's state: what is under test, where the world lives, and every scenario's result.
+
+One `Suite` per pytest process whose run targets the scenarios, registered as a plugin. Before
+anything runs (and before xdist starts workers) it checks what can be checked: the options, that
+the implementation loads, that the world's network can be made; each problem is one line. It
+then turns each scenario's result into a test outcome, gathers the results where they all meet
+(the controller under xdist), shapes them for JUnit, and ends the run with its summaries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from matrix_resolver_conformance.options import LEVELS, RunOptions
+
+if TYPE_CHECKING:
+    from matrix_resolver_conformance.catalog.model import Scenario
+    from matrix_resolver_conformance.isolation.subject import IsolatedSubject
+    from matrix_resolver_conformance.run.runtime import Runtime, Subject
+    from matrix_resolver_harness.netns import NetworkSetup
+
+ENTRY = "conformance-entry"  # the user property that carries a result to the controller
+BUILT_IN = "reference"
+
+
+class _Crash:
+    """What JUnit and `-r` summaries show of a failure: one line (duck-types ReprFileLocation)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path, self.lineno, self.message = path, 0, message
+
+
+class ConformanceFailure:
+    """A failed scenario's report: the whole verdict for the terminal, one line for JUnit."""
+
+    def __init__(self, text: str, message: str, path: str) -> None:
+        self.text = text
+        self.reprcrash = _Crash(path, message)
+
+    def toterminal(self, tw: Any) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Suite:
+    def __init__(self, config: pytest.Config, options: RunOptions) -> None:
+        self.config = config
+        self.options = options
+        self.worker = hasattr(config, "workerinput")
+        self.controller = not self.worker and config.getoption("dist", "no") != "no"
+        self.results: dict[str, dict[str, Any]] = {}  # nodeid -> entry: reruns count once
+        self.version: str | None = None
+        self.network: NetworkSetup | None = None
+        self._runtime: Runtime | None = None
+        self._subject: Subject | None = None
+        self.factory: Callable[..., Any] | None = None  # in-process mode only
+        self._fallback = ""  # why there is no private namespace, when auto mode fell back
+
+    # -- before the run -----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Check everything that can fail before any scenario runs (not in xdist workers: the
+        controller has, and an error there is one line instead of a worker crash each)."""
+        if self.worker:
+            return
+        self.network = self._open_network()
+        if self.options.in_process:
+            self._load_in_process()
+        elif self.controller:  # a probe: the workers start their own
+            probe = self._isolated(self.network)
+            loop = asyncio.new_event_loop()
+            try:
+                self.version = loop.run_until_complete(self._start(probe)).get("version")
+            finally:
+                loop.run_until_complete(probe.aclose())
+                loop.close()
+        else:  # serial: this template serves the run
+            runtime = self.runtime()
+            self._subject = self._isolated(self.network)
+            self.version = runtime.loop.run_until_complete(self._start(self._subject)).get(
+                "version"
+            )
+        if self.controller:
+            self.network.close()
+            self.network = None
+
+    def _open_network(self) -> NetworkSetup:
+        from matrix_resolver_conformance.run.unavailable import ways_out
+        from matrix_resolver_harness.netns import NetworkUnavailable, open_network
+
+        def fell_back(reason: str) -> None:
+            self._fallback = reason
+
+        try:
+            network = open_network(self.options.netns, on_fallback=fell_back)
+        except NetworkUnavailable as e:
+            raise pytest.UsageError(ways_out(e.reason, e.cause)) from None
+        if not network.private and not network.can_bind_privileged():
+            network.close()
+            raise pytest.UsageError(ways_out(self._fallback or network.detail, "host"))
+        return network
+
+    def _load_in_process(self) -> None:
+        from matrix_resolver_conformance.run.resolvers import ResolverLoadError, describe, load
+
+        try:
+            factory = load(self.options.resolver)
+        except ResolverLoadError as e:
+            raise pytest.UsageError(str(e)) from None
+        self.factory = factory
+        self.version = describe(factory, [])["version"]
+
+    def _isolated(self, network: NetworkSetup) -> IsolatedSubject:
+        from matrix_resolver_conformance.isolation.subject import IsolatedSubject
+
+        return IsolatedSubject(self.options.resolver, list(self.options.rulesets), network)
+
+    async def _start(self, subject: IsolatedSubject) -> dict[str, Any]:
+        from matrix_resolver_conformance.isolation.subject import IsolationError
+
+        try:
+            return await subject.start()
+        except IsolationError as e:
+            raise pytest.UsageError(str(e)) from None
+
+    def header(self) -> list[str]:
+        o = self.options
+        what = o.resolver + (f" ({self.version})" if self.version else "")
+        mode = "in this process (unprotected)" if o.in_process else "a process per scenario"
+        lines = [
+            f"conformance: resolver {what}, run in {mode}",
+            f"conformance: rule set {o.ruleset_label}; failing level {o.level} and above",
+        ]
+        if self.network is not None:
+            lines.append(f"conformance: network: {self.network.describe()}")
+        if self._fallback:
+            lines.append(
+                f"conformance: NO PRIVATE NAMESPACE ({self._fallback}): scenarios "
+                "that need IPv6 test addresses will not run"
+            )
+        return lines
+
+    # -- running ------------------------------------------------------------------------------
+
+    def runtime(self) -> Runtime:
+        from matrix_resolver_conformance.run.runtime import Runtime, Settings
+
+        if self._runtime is None:
+            if self.network is None:
+                self.network = self._open_network()
+            o = self.options
+            self._runtime = Runtime(
+                Settings(timeout=o.step_timeout, spec=o.rulesets[0]), self.network
+            )
+        return self._runtime
+
+    def subject(self) -> Subject | Callable[..., Any]:
+        if self.options.in_process:
+            if self.factory is None:
+                self._load_in_process()
+            assert self.factory is not None
+            return self.factory
+        if self._subject is None:
+            self._subject = self._isolated(self.runtime().network)
+        return self._subject
+
+    def judge(
+        self, request: pytest.FixtureRequest, runtime: Runtime, scenario: Scenario, ruleset: str
+    ) -> None:
+        from matrix_resolver_conformance.report.json_report import entry
+
+        result = runtime.run(scenario, self.subject(), spec=ruleset)
+        item = request.node
+        item.user_properties += [
+            ("step", scenario.step),
+            ("level", scenario.level),
+            ("spec", ruleset),
+            ("sentence", scenario.sentence),
+            (ENTRY, json.dumps(entry(result))),
+        ]
+        if result.output:
+            item.add_report_section("call", "implementation output", result.output)
+        if result.verdict is None:
+            pytest.skip(result.skipped)
+        verdict = result.verdict
+        if verdict.passed:
+            return
+        text = f"{verdict.message}\nrule set {ruleset}; resolver {self.options.resolver}"
+        if self.config.option.tbstyle == "long":
+            text += "".join(
+                f"\n{c.what} traceback:\n{c.traceback}" for c in result.calls if c.traceback
+            )
+        if LEVELS.index(scenario.level) <= LEVELS.index(self.options.level):
+            pytest.fail(text, pytrace=False)
+        pytest.xfail(
+            f"below --conformance-level={self.options.level} (not failing the run): "
+            f"{verdict.problems[0]}"
+        )
+
+    # -- where the results meet ---------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Take the result entry out of the report (JUnit shows plain properties only), keep
+        the last one per test (a rerun replaces, never adds), and give a failure its one-line
+        message (level and first problem) and JUnit its class (the step)."""
+        if self.worker:
+            return  # the entry must travel to the controller untouched
+        raw = next((v for k, v in report.user_properties if k == ENTRY), None)
+        if raw is None:
+            return
+        report.user_properties = [(k, v) for k, v in report.user_properties if k != ENTRY]
+        result = json.loads(str(raw))
+        if report.when == "call" or report.skipped:
+            self.results[report.nodeid] = result
+        if report.failed and result["problems"]:
+            message = f"[{result['level']}] {result['problems'][0]}"
+            report.longrepr = ConformanceFailure(  # type: ignore[assignment]  # a TerminalRepr by duck typing (toterminal, reprcrash): the real class is private
+                str(report.longrepr), message, report.fspath
+            )
+        self._junit_class(report, result["step"])
+
+    def _junit_class(self, report: pytest.TestReport, step: str) -> None:
+        try:
+            from _pytest.junitxml import xml_key  # no public way to set a test case's class
+        except ImportError:
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is not None:
+            xml.node_reporter(report).add_attribute(
+                "classname", f"conformance.step{step.replace('.', '_')}"
+            )
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return self.header()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from matrix_resolver_conformance.report import json_report, summary
+
+        results = list(self.results.values())
+        if not results:
+            return
+        tr = terminalreporter
+        o = self.options
+        gate = LEVELS.index(o.level)
+        below = [r for r in results if r["outcome"] == "failed" and LEVELS.index(r["level"]) > gate]
+        if below:
+            tr.section(f"conformance: {len(below)} failure(s) below --conformance-level={o.level}")
+            for r in below:
+                tr.write_line(
+                    f"[{r['level']}] {r['id']}: {r['problems'][0] if r['problems'] else ''}"
+                )
+        missing = summary.unavailable_lines(results, o.allow_unavailable)
+        if missing:
+            tr.section("conformance: scenarios this machine could not run", red=True, bold=True)
+            for line in missing:
+                tr.write_line(line, red=not o.allow_unavailable, bold=True)
+        tr.write_line(summary.summary_line(results, o.resolver, o.ruleset_label))
+        if o.report:
+            json_report.write(o.report, results, o.resolver, o.ruleset_label, self.version)
+            tr.write_line(f"conformance report written to {o.report}")
+
+    def finish(self, session: pytest.Session) -> None:
+        if self.worker or self.options.allow_unavailable:
+            return
+        if any(r.get("unavailable") for r in self.results.values()) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.finish(session)
+
+    def close_runtime(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+            self._subject = None
+
+    def close(self) -> None:
+        self.close_runtime()
+        if self.network is not None:
+            self.network.close()
+            self.network = None
+
+
+__all__ = ["ENTRY", "ConformanceFailure", "Suite"]

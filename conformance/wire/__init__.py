@@ -1,0 +1,1 @@
+"""The client that connects exactly as told: used by the reference and by `plan`."""
