@@ -9,6 +9,7 @@ exit, fds) ends with it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -42,13 +43,19 @@ def env_from(request: dict[str, Any]) -> Env:
     return Env(**fields)
 
 
-def run(factory: Callable[..., Any], request: dict[str, Any], events_fd: int) -> None:
-    """Run the scenario's program, then exit this process (never returns)."""
+def run(
+    factory: Callable[..., Any],
+    request: dict[str, Any],
+    events_fd: int,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> None:
+    """Run the scenario's program (on `loop`, made ahead if given), then exit this process
+    (never returns)."""
     emit = _writer(events_fd)
     before = set(threading.enumerate())
     modules = set(sys.modules)
     try:
-        Program(factory, env_from(request), list(request["names"]), emit).run()
+        Program(factory, env_from(request), list(request["names"]), emit, loop).run()
         threads = leftover_threads(before)
         if threads:
             emit(

@@ -16,6 +16,7 @@ when the scenario ends. Commands arrive as JSON lines on stdin, answers leave on
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import importlib
@@ -239,10 +240,11 @@ class Template:
                 os.dup2(devnull, 0)
                 os.dup2(child.out_w, 1)
                 os.dup2(child.out_w, 2)
-                request = json.loads(_drain(request_r))
                 from matrix_resolver_conformance.isolation.child import run
 
-                run(self.factory, request, child.events_w)
+                loop = asyncio.new_event_loop()  # ready before the scenario arrives
+                request = json.loads(_drain(request_r))
+                run(self.factory, request, child.events_w, loop)
             finally:
                 os._exit(70)
         os.close(request_r)

@@ -30,10 +30,15 @@ class Program:
     """Runs the calls on the calling thread, with an event loop of its own for async ones."""
 
     def __init__(
-        self, factory: Callable[..., Any], env: Any, names: list[str], emit: Callable[[Event], None]
+        self,
+        factory: Callable[..., Any],
+        env: Any,
+        names: list[str],
+        emit: Callable[[Event], None],
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.factory, self.env, self.names, self.emit = factory, env, names, emit
-        self.loop = asyncio.new_event_loop()
+        self.loop = loop or asyncio.new_event_loop()
         self.current: asyncio.Task[Any] | None = None
         self.cancelled = False
 
