@@ -12,10 +12,23 @@ import contextlib
 import socket
 from dataclasses import dataclass, field, replace
 
-from dnslib import AAAA, CNAME, EDNS0, QTYPE, RCODE, RR, SOA, SRV, A, DNSHeader, DNSRecord
+from dnslib import (
+    AAAA,
+    CNAME,
+    EDNS0,
+    QTYPE,
+    RCODE,
+    RR,
+    SOA,
+    SRV,
+    A,
+    DNSHeader,
+    DNSQuestion,
+    DNSRecord,
+)
 
 from matrix_resolver_harness.netns import SocketFactory, bound_socket
-from matrix_resolver_harness.observations import DnsQuery, ObservationLog
+from matrix_resolver_harness.observations import DnsQuery, ObservationLog, unreadable
 
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME", "SRV")
 _UDP_DEFAULT_LIMIT = 512
@@ -49,40 +62,63 @@ class Record:
             raise ValueError(f"SRV value must be 'priority weight port target': {self.value!r}")
 
 
+FAULTS = ("SERVFAIL", "NOTIMP", "REFUSED", "FORMERR", "SILENT", "TRUNCATED", "WRONG-QUESTION")
+
+
 @dataclass
 class Answer:
     """What the server will send for one question."""
 
-    rcode: str  # "NOERROR" | "NXDOMAIN" | "SERVFAIL"
+    rcode: str  # "NOERROR" | "NXDOMAIN" | "SERVFAIL" | "NOTIMP" | "REFUSED" | "FORMERR"
     records: list[Record] = field(default_factory=list)  # answer section, CNAME chain first
     silent: bool = False  # True: send nothing, the client times out
+    truncated: bool = False  # over UDP: TC set and no records; over TCP: no answer at all
+    wrong_question: bool = False  # the reply's question (and answers) are for another name
 
 
 @dataclass
 class Zone:
     """The records the server is authoritative for, plus names that fail on purpose.
 
-    `servfail` and `silent` entries are "name" (any type) or "name TYPE" (that type only).
+    `servfail` and `silent` entries are "name" (any type) or "name TYPE" (that type only);
+    `faults` maps such an entry to one of FAULTS (e.g. {"_matrix-fed._tcp.a.test SRV": "NOTIMP"}).
     """
 
     records: list[Record] = field(default_factory=list)
     servfail: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
+    faults: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
-    def _matches(entries: set[str], name: str, qtype: str) -> bool:
-        for entry in entries:
-            parts = entry.split()
-            if parts and _norm(parts[0]) == name and (len(parts) == 1 or parts[1].upper() == qtype):
-                return True
-        return False
+    def _matches(entry: str, name: str, qtype: str) -> bool:
+        parts = entry.split()
+        return (
+            bool(parts)
+            and _norm(parts[0]) == name
+            and (len(parts) == 1 or parts[1].upper() == qtype)
+        )
 
     def _failure(self, name: str, qtype: str) -> Answer | None:
-        if self._matches(self.silent, name, qtype):
+        if any(self._matches(e, name, qtype) for e in self.silent):
             return Answer("NOERROR", [], silent=True)
-        if self._matches(self.servfail, name, qtype):
+        if any(self._matches(e, name, qtype) for e in self.servfail):
             return Answer("SERVFAIL", [])
-        return None
+        fault = next((f for e, f in self.faults.items() if self._matches(e, name, qtype)), None)
+        if fault is None:
+            return None
+        if fault == "SILENT":
+            return Answer("NOERROR", [], silent=True)
+        if fault == "TRUNCATED":
+            return Answer("NOERROR", [], truncated=True)
+        if fault == "WRONG-QUESTION":
+            return None  # answered as usual, then sent for another question (see _reply)
+        return Answer(fault, [])
+
+    def wrong_question(self, name: str, qtype: str) -> bool:
+        return any(
+            f == "WRONG-QUESTION" and self._matches(e, _norm(name), qtype.upper())
+            for e, f in self.faults.items()
+        )
 
     def answer(self, qname: str, qtype: str) -> Answer:
         """Authoritative answer for (qname, qtype); pure, so worlds can be checked without I/O."""
@@ -135,12 +171,17 @@ def _outcome(answer: Answer) -> str:
     return "NOERROR no data" if n == 0 else f"NOERROR {n} answer{'s' if n != 1 else ''}"
 
 
-def _formerr(data: bytes) -> bytes | None:
-    """A FORMERR reply echoing the id, or None when not even the id (or QR=0) is readable."""
+def _header_only(data: bytes, rcode: int) -> bytes | None:
+    """A reply with no sections echoing the id, or None when not even the id (or QR=0) is
+    readable."""
     if len(data) < 3 or data[2] & 0x80:  # never answer something that claims to be a response
         return None
-    header = DNSHeader(id=int.from_bytes(data[:2], "big"), qr=1, rcode=RCODE.FORMERR)
+    header = DNSHeader(id=int.from_bytes(data[:2], "big"), qr=1, rcode=rcode)
     return DNSRecord(header).pack()
+
+
+def _formerr(data: bytes) -> bytes | None:
+    return _header_only(data, RCODE.FORMERR)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -223,35 +264,54 @@ class DnsServer:
             self._udp.transport.close()
             await self._udp.closed
         self._udp = None
-        if self._tcp is not None:
-            self._tcp.close()
-            await self._tcp.wait_closed()
-        self._tcp = None
-        # A connection accepted just before close() takes a few loop turns to reach its handler
-        # (which then sees _stopping and leaves): keep turning and cancelling until all are gone.
+        tcp, self._tcp = self._tcp, None
+        if tcp is not None:
+            tcp.close()
+        # Clients first: since 3.12.1 Server.wait_closed() waits for every connection, and an
+        # idle client would hold it forever. A connection accepted just before close() takes a
+        # few loop turns to reach its handler: keep turning and cancelling until all are gone.
         for _ in range(5):
             await asyncio.sleep(0)
             clients = list(self._clients)
             for task in clients:
                 task.cancel()
             await asyncio.gather(*clients, return_exceptions=True)
+        if tcp is not None:
+            await tcp.wait_closed()
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """One TCP connection: length-prefixed queries until EOF, garbage, or stop()."""
+        """One TCP connection: length-prefixed queries until EOF, garbage, or stop(). The
+        connection itself is logged, and so is anything it sends that is not a query."""
         task = asyncio.current_task()
         assert task is not None
         self._clients.add(task)
+        peer = writer.get_extra_info("sockname") or (self.host, self.port)
+        self.log.new_connection("dns", peer[0], peer[1], tls=False)
+        pending = b""
         try:
             while not self._stopping:
-                size = int.from_bytes(await reader.readexactly(2), "big")
-                wire, ok = self._respond(await reader.readexactly(size), "tcp")
+                pending = await reader.read(2)
+                while len(pending) < 2:
+                    more = await reader.read(2 - len(pending))
+                    if not more:
+                        raise EOFError
+                    pending += more
+                size = int.from_bytes(pending, "big")
+                message = await reader.readexactly(size)
+                pending = b""
+                wire, ok = self._respond(message, "tcp")
                 if wire is not None:
                     writer.write(len(wire).to_bytes(2, "big") + wire)
                     await writer.drain()
                 if not ok:
                     break
-        except (asyncio.IncompleteReadError, OSError):
-            pass  # EOF mid-message or the client went away
+        except asyncio.IncompleteReadError as e:  # EOF mid-message: bytes that are no query
+            self.log.add(unreadable("tcp", pending + e.partial, "incomplete message, no answer"))
+        except EOFError:
+            if pending:
+                self.log.add(unreadable("tcp", pending, "incomplete length prefix, no answer"))
+        except OSError:
+            pass  # the client went away
         finally:
             self._clients.discard(task)
             writer.close()
@@ -259,32 +319,46 @@ class DnsServer:
                 await writer.wait_closed()
 
     def _respond(self, data: bytes, transport: str) -> tuple[bytes | None, bool]:
-        """The reply to one message (None: send nothing), and whether it was well-formed."""
+        """The reply to one message (None: send nothing), and whether it was well-formed.
+
+        The message is logged before anything else can fail, so nothing received goes
+        unrecorded (a name dnslib can parse but not encode again, over 255 octets, included)."""
         try:
             query = DNSRecord.parse(data)
             if query.header.qr or query.header.opcode != 0 or len(query.questions) != 1:
                 raise ValueError("not a standard query with one question")
+            name = str(query.q.qname).rstrip(".")
+            rtype = QTYPE[query.q.qtype]
         except Exception:
-            self.log.add(DnsQuery(name="?", rtype="?", transport=transport, outcome="FORMERR"))
-            return _formerr(data), False
-
-        question = query.q
-        name = str(question.qname).rstrip(".")
-        rtype = QTYPE[question.qtype]
+            wire = _formerr(data)
+            outcome = "FORMERR" if wire is not None else "no answer (not a query)"
+            self.log.add(unreadable(transport, data, outcome))
+            return wire, False
+        event = DnsQuery(name, rtype, transport, "(being answered)", size=len(data))
+        self.log.add(event)
         try:
             answer = self.zone.answer(name, rtype)
-            if answer.silent:
-                self.log.add(DnsQuery(name, rtype, transport, "no answer (timeout)"))
-                return None, True
-            reply, outcome = self._reply(query, answer), _outcome(answer)
-            wire = reply.pack()
         except Exception as exc:  # a bad record value: fail this query visibly, keep serving
-            reply, outcome = (
-                self._reply(query, Answer("SERVFAIL")),
-                f"SERVFAIL (server error: {exc})",
-            )
-            wire = reply.pack()
-        if transport == "udp":
+            answer, note = Answer("SERVFAIL"), f" (server error: {exc})"
+        else:
+            note = ""
+        if answer.silent:
+            event.outcome = "no answer (timeout)"
+            return None, True
+        if answer.truncated and transport == "tcp":
+            event.outcome = "no answer over TCP (truncated over UDP)"
+            return None, False
+        try:
+            reply = self._reply(query, answer, self.zone.wrong_question(name, rtype))
+            wire, outcome = reply.pack(), _outcome(answer) + note
+        except Exception as exc:  # e.g. a name too long to encode: a header-only answer
+            wire = _header_only(data, RCODE.SERVFAIL)
+            reply, outcome = None, f"SERVFAIL (the answer cannot be encoded: {exc})"
+        if answer.truncated:
+            outcome = "NOERROR truncated (TC), no records"
+        elif answer.wrong_question:
+            outcome += ", for another question"
+        if transport == "udp" and reply is not None and wire is not None:
             opt = next((rr for rr in query.ar if rr.rtype == QTYPE.OPT), None)
             limit = max(_UDP_DEFAULT_LIMIT, opt.rclass) if opt is not None else _UDP_DEFAULT_LIMIT
             if len(wire) > limit:
@@ -292,17 +366,22 @@ class DnsServer:
                 reply.header.tc = 1
                 wire = reply.pack()
                 outcome += ", truncated"
-        self.log.add(DnsQuery(name, rtype, transport, outcome))
+        event.outcome = outcome
         return wire, True
 
     @staticmethod
-    def _reply(query: DNSRecord, answer: Answer) -> DNSRecord:
+    def _reply(query: DNSRecord, answer: Answer, wrong_question: bool = False) -> DNSRecord:
         rcode = getattr(RCODE, answer.rcode)
         header = DNSHeader(id=query.header.id, qr=1, aa=1, rd=query.header.rd, ra=0, rcode=rcode)
-        reply = DNSRecord(header, q=query.q)
+        header.tc = 1 if answer.truncated else 0
+        question = query.q
+        if wrong_question:  # the same answer, but for a name nobody asked about
+            question = DNSQuestion(f"wrong-question.{question.qname}", question.qtype)
+        reply = DNSRecord(header, q=question)
         for record in answer.records:
             rtype = getattr(QTYPE, record.rtype.upper())
-            reply.add_answer(RR(record.name, rtype, rdata=_rdata(record), ttl=record.ttl))
+            owner = f"wrong-question.{record.name}" if wrong_question else record.name
+            reply.add_answer(RR(owner, rtype, rdata=_rdata(record), ttl=record.ttl))
         if answer.rcode == "NXDOMAIN" or (answer.rcode == "NOERROR" and not answer.records):
             reply.add_auth(_NEGATIVE_SOA)
         if any(rr.rtype == QTYPE.OPT for rr in query.ar):

@@ -24,11 +24,45 @@ from functools import partial
 from aiohttp import web
 
 from matrix_resolver_harness.netns import SocketFactory, bound_socket
-from matrix_resolver_harness.observations import Connection, HttpRequest, ObservationLog
+from matrix_resolver_harness.observations import (
+    RAW_PREFIX,
+    Connection,
+    HttpRequest,
+    ObservationLog,
+)
 from matrix_resolver_harness.pki import CertificateAuthority, CertRequest
 
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
 _CHUNK = 64 * 1024
+TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS ClientHello record
+
+
+async def _peek(sock: socket.socket) -> bytes:
+    """The client's first bytes, left in the socket (b"" when it closed without any)."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+    try:
+        await readable
+    finally:
+        loop.remove_reader(sock.fileno())
+    try:
+        return sock.recv(RAW_PREFIX, socket.MSG_PEEK)
+    except OSError:  # reset before a byte arrived
+        return b""
+
+
+def _describe_unserved(sock: socket.socket, conn: Connection) -> None:
+    """At the end, for a connection nobody served: what the client sent, if anything."""
+    if conn.error and "silent" not in conn.error:
+        return
+    try:
+        data = sock.recv(RAW_PREFIX, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:
+        data = b""
+    what = f"the client sent {data!r}" if data else "the client sent nothing"
+    conn.first_bytes = conn.first_bytes or data
+    conn.error = f"{conn.error}; {what}" if conn.error else what
 
 
 @dataclass(frozen=True)
@@ -71,6 +105,36 @@ class _Established(asyncio.Protocol):
         self.handler.connection_made(transport)
 
 
+class _Recording(asyncio.Protocol):
+    """Passes a connection's bytes to the HTTP handler, counting them and keeping their start:
+    bytes that never make a request (garbage, a half request) are then still in the log."""
+
+    def __init__(self, conn: Connection, inner: asyncio.Protocol) -> None:
+        self.conn = conn
+        self.inner = inner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if len(self.conn.first_bytes) < RAW_PREFIX:
+            self.conn.first_bytes += data[: RAW_PREFIX - len(self.conn.first_bytes)]
+        self.conn.received += len(data)
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
 class SiteServer:
     """One listening socket: records connections, handshakes and requests into the log."""
 
@@ -88,7 +152,8 @@ class SiteServer:
         self._log = log
         self._handshake_timeout = handshake_timeout
         self._accepting: asyncio.Task | None = None
-        self._idle: set[socket.socket] = set()  # accepted, never given to asyncio: ours to close
+        # accepted, never given to asyncio: ours to close (and to describe, if they sent nothing)
+        self._idle: dict[socket.socket, Connection] = {}
         self._transports: list[tuple[socket.socket, asyncio.Transport]] = []
         self._tasks: set[asyncio.Task] = set()
         self._web_servers: list[web.Server] = []
@@ -110,7 +175,8 @@ class SiteServer:
         for task in tasks:
             task.cancel()  # a handshake cancelled here is aborted by asyncio itself
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        for sock in self._idle:  # silent sites' connections, and tasks cancelled before starting
+        for sock, conn in self._idle.items():  # silent sites', and those that never spoke
+            _describe_unserved(sock, conn)
             sock.close()
         for sock, transport in self._transports:
             # abort(), not close(): a client that never answers close_notify must not keep the
@@ -141,13 +207,13 @@ class SiteServer:
 
     def _accepted(self, sock: socket.socket) -> None:
         """A TCP connection arrived: log it, then speak TLS/HTTP (or nothing, if silent)."""
-        self._idle.add(sock)
         conn = self._log.new_connection(
             self.layout.label,
             self.layout.address,
             self.layout.port,
             tls=self.layout.cert is not None,
         )
+        self._idle[sock] = conn
         if self.layout.silent:
             conn.error = "the server is silent: accepted TCP, never answered"
             return  # nothing ever reads the socket; stop() closes it
@@ -157,12 +223,25 @@ class SiteServer:
 
     async def _serve(self, sock: socket.socket, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
-        handler = self._http_handler(conn)
+        handler = _Recording(conn, self._http_handler(conn))
         if self.layout.cert is None:
-            self._idle.discard(sock)  # asyncio owns it now (and closes it if this fails)
+            del self._idle[sock]  # asyncio owns it now (and closes it if this fails)
             transport, _ = await loop.connect_accepted_socket(lambda: handler, sock)
             self._transports.append((sock, transport))
             return
+        try:
+            first = await asyncio.wait_for(_peek(sock), self._handshake_timeout)
+        except asyncio.TimeoutError:
+            conn.error = "no TLS handshake within the server's timeout (no ClientHello)"
+            return  # stop() closes it
+
+        if first[:1] != TLS_HANDSHAKE:  # a client that speaks no TLS at all: say what it sent
+            conn.error = (
+                "the client connected and closed without sending anything" if not first
+                else f"the client sent bytes that are not a TLS ClientHello: {first!r}"
+            )  # fmt: skip
+            conn.first_bytes = first
+            return  # stop() closes it
         ctx = self._pki.server_context(self.layout.cert)
 
         def on_client_hello(_sslobj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
@@ -170,7 +249,7 @@ class SiteServer:
             conn.sni = name
 
         ctx.sni_callback = on_client_hello
-        self._idle.discard(sock)  # asyncio owns it now (and closes it if this fails)
+        del self._idle[sock]  # asyncio owns it now (and closes it if this fails)
         try:
             tls, _ = await loop.connect_accepted_socket(
                 partial(_Established, conn, handler),
@@ -196,6 +275,7 @@ class SiteServer:
         return server()
 
     async def _handle(self, conn: Connection, request: web.BaseRequest) -> web.StreamResponse:
+        conn.requests += 1
         record = HttpRequest(conn, request.method, request.raw_path, request.headers.get("Host"))
         self._log.add(record)
         if request.path == WELL_KNOWN_PATH:
@@ -247,5 +327,10 @@ def _describe_tls_error(exc: BaseException, conn: Connection) -> str:
     if isinstance(exc, ssl.SSLError):
         return exc.reason or exc.strerror or str(exc)
     if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
-        return "the client aborted the handshake (e.g. it refused the certificate)"
+        if conn.client_hello:
+            return (
+                "the client closed the connection after its ClientHello (e.g. it refused "
+                "the certificate)"
+            )
+        return "the client closed the connection in the middle of its ClientHello"
     return f"{type(exc).__name__}: {exc}"

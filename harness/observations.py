@@ -13,18 +13,31 @@ from dataclasses import dataclass, field
 
 from matrix_resolver_harness.addresses import endpoint
 
+RAW_PREFIX = 48  # bytes of an unreadable message kept for the log
+
 
 @dataclass
 class DnsQuery:
-    """One query received by the fake authoritative DNS server."""
+    """One message received by the fake authoritative DNS server: a query, or bytes that are
+    not one (`readable` False: then `raw` holds their start, hex, and `size` their length)."""
 
     name: str
     rtype: str
     transport: str  # "udp" or "tcp"
     outcome: str = ""  # "NOERROR 2 answers", "NXDOMAIN", "SERVFAIL", "no answer (timeout)", ...
+    readable: bool = True
+    size: int = 0
+    raw: str = ""
 
     def describe(self) -> str:
+        if not self.readable:
+            what = f"unreadable message ({self.size} bytes: {self.raw}...)"
+            return f"DNS {self.transport.upper()} {what} -> {self.outcome}"
         return f"DNS {self.transport.upper()} {self.rtype} {self.name} -> {self.outcome}"
+
+
+def unreadable(transport: str, data: bytes, outcome: str) -> DnsQuery:
+    return DnsQuery("?", "?", transport, outcome, False, len(data), data[:RAW_PREFIX].hex())
 
 
 @dataclass
@@ -43,15 +56,29 @@ class Connection:
     sni: str | None = None
     established: bool = False
     error: str | None = None
+    received: int = 0  # bytes of HTTP (after TLS, if any) the client sent
+    first_bytes: bytes = b""  # their start (or, before TLS, of what came instead of a hello)
+    requests: int = 0  # HTTP requests read from them
 
     @property
     def endpoint(self) -> str:
         return endpoint(self.address, self.port)
 
+    def unread(self) -> str:
+        """What the client sent that was no request, if anything: ", then 12 bytes that are not
+        an HTTP request: b'garbage...'"."""
+        if self.received and not self.requests:
+            return (
+                f", then {self.received} byte(s) that are not an HTTP request: "
+                f"{self.first_bytes[:RAW_PREFIX]!r}"
+            )
+        return ""
+
     def describe(self) -> str:
         where = f"connect {self.site} ({self.endpoint})"
         if not self.tls:
-            return f"{where} plain TCP, no TLS"
+            state = f": {self.error}" if self.error else ""
+            return f"{where} plain TCP, no TLS{state}{self.unread()}"
         if not self.client_hello:
             tls = "no TLS ClientHello" if not self.error else f"TLS not started: {self.error}"
         else:
@@ -63,7 +90,7 @@ class Connection:
             else:
                 state = "handshake not completed"
             tls = f"TLS {sni}, {state}"
-        return f"{where} {tls}"
+        return f"{where} {tls}{self.unread()}"
 
 
 @dataclass

@@ -55,6 +55,7 @@ class WorldLayout:
     records: tuple[Record, ...] = ()
     servfail: frozenset[str] = frozenset()
     silent: frozenset[str] = frozenset()
+    faults: tuple[tuple[str, str], ...] = ()  # ("name [TYPE]", one of dns_server.FAULTS)
     sites: tuple[SiteLayout, ...] = ()
 
 
@@ -128,6 +129,7 @@ class World:
             records=[replace(r, value=self.render(r.value)) for r in self.layout.records],
             servfail=set(self.layout.servfail),
             silent=set(self.layout.silent),
+            faults=dict(self.layout.faults),
         )
         try:
             self._dns = DnsServer(

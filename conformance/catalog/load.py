@@ -88,8 +88,8 @@ def _only(table: dict[str, Any], allowed: set[str], where: str) -> None:
 def _scenario(raw: dict[str, Any]) -> Scenario:
     _only(raw, {
         "id", "step", "level", "sentence", "note", "server_name", "fetches", "dns",
-        "dns_servfail", "dns_silent", "well_known", "servers", "expect", "since",
-        "since_reason", "rules",
+        "dns_servfail", "dns_silent", "dns_faults", "well_known", "servers", "expect", "since",
+        "since_reason", "rules", "rule",
     }, "scenario")  # fmt: skip
     sid = raw["id"]
     if not ID_PATTERN.fullmatch(sid):
@@ -116,9 +116,11 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         dns=tuple(raw.get("dns", [])),
         dns_servfail=tuple(raw.get("dns_servfail", [])),
         dns_silent=tuple(raw.get("dns_silent", [])),
+        dns_faults=tuple(_fault(f) for f in raw.get("dns_faults", [])),
         well_known=_well_known(raw["well_known"]) if "well_known" in raw else None,
         servers=tuple(_server(s) for s in raw.get("servers", [])),
         overrides=_overrides(raw),
+        rule=_rule(raw.get("rule", "")),
     )
 
 
@@ -154,6 +156,25 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
             if key not in over:
                 merged.pop(key, None)
     return merged
+
+
+def _rule(name: str) -> str:
+    from matrix_resolver_conformance.catalog.rules import RULES
+
+    if name and name not in RULES:
+        raise ValueError(f"rule {name!r} is not one of {', '.join(RULES)}")
+    return name
+
+
+def _fault(text: str) -> tuple[str, str]:
+    """"NAME [TYPE] FAULT" -> ("NAME [TYPE]", FAULT)."""
+    from matrix_resolver_harness.dns_server import FAULTS
+
+    entry, _, fault = text.rpartition(" ")
+    if not entry or fault not in FAULTS:
+        raise ValueError(f"dns_faults entry {text!r}: expected 'NAME [TYPE] FAULT', FAULT one of "
+                         f"{', '.join(FAULTS)}")
+    return entry, fault
 
 
 def _text(value: str) -> str:

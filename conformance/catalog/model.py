@@ -151,9 +151,11 @@ class Scenario:
     dns: tuple[str, ...] = ()
     dns_servfail: tuple[str, ...] = ()
     dns_silent: tuple[str, ...] = ()
+    dns_faults: tuple[tuple[str, str], ...] = ()  # ("name [TYPE]", fault), see fixtures/README
     well_known: WellKnownDecl | None = None  # shorthand for the origin's :443 server
     servers: tuple[ServerDecl, ...] = ()
     overrides: tuple[Override, ...] = ()
+    rule: str = ""  # the rule its sentence states, when the quote does not say (catalog/rules.py)
     change: str = ""  # set on a scenario applied to a rule set with an override
 
     def under(self, ruleset: str = LATEST) -> Scenario | str:

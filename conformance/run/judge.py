@@ -16,18 +16,42 @@ from matrix_resolver_conformance.catalog.model import (
     Scenario,
     describe_sni,
 )
-from matrix_resolver_conformance.run.drive import DriveOutcome
+from matrix_resolver_conformance.catalog.rules import rule_for
+from matrix_resolver_conformance.run.outcome import DriveOutcome
 from matrix_resolver_harness.https_server import WELL_KNOWN_PATH
 from matrix_resolver_harness.observations import HttpRequest, ObservationLog
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken rule: which, at which level, per which sentence, and what happened."""
+
+    rule: str
+    level: str
+    sentence: str
+    message: str
 
 
 @dataclass
 class Verdict:
     passed: bool
-    problems: list[str]
+    failures: list[Failure]
+    checked: list[str]  # the rules this scenario checked, in the order they were checked
     expected: str
     observed: str
     message: str = ""
+
+    @property
+    def problems(self) -> list[str]:
+        return [f.message for f in self.failures]
+
+    def held(self) -> list[str]:
+        """The rules checked that held."""
+        broken = {f.rule for f in self.failures}
+        return [r for r in self.checked if r not in broken]
+
+
+Problems = list[tuple[str, str]]  # (rule, message), as the checks find them
 
 
 @dataclass(frozen=True)
@@ -57,90 +81,110 @@ def _role(judged: Judged, site: str) -> str:
     return judged.roles.get(site, "unknown")
 
 
-def _check_request(req: HttpRequest, judged: Judged, problems: list[str]) -> None:
+def _check_request(req: HttpRequest, judged: Judged, problems: Problems) -> None:
     e = judged.expect
     where = f"{_role(judged, req.site)} {req.site}"
     if req.site not in e.sites:
         wanted = f"instead of {' or '.join(e.sites)}" if e.sites else "where none may arrive"
-        problems.append(
+        problems.append((
+            "destination",
             f"a federation request reached {where} ({req.connection.endpoint}) "
             f"{wanted}; it carried "
             + ("no Host" if req.host is None else f"Host {req.host!r}")
-            + (f", SNI {req.sni!r}" if req.sni else ", no SNI")
-        )
+            + (f", SNI {req.sni!r}" if req.sni else ", no SNI"),
+        ))  # fmt: skip
         return
     if req.method != "GET" or req.path != judged.path:
         problems.append(
-            f"the request at {req.site} was {req.method} {req.path}, expected GET {judged.path}"
+            (
+                "request",
+                f"the request at {req.site} was {req.method} {req.path}, "
+                f"expected GET {judged.path}",
+            )
         )
     if not _same(req.host, e.host) or (e.host_exact and req.host != e.host):
-        problems.append(f"the request at {req.site} carried Host {req.host!r}, expected {e.host!r}")
+        problems.append(
+            ("host", f"the request at {req.site} carried Host {req.host!r}, expected {e.host!r}")
+        )
     if e.sni is not None and not _sni_matches(req.sni, e.sni):
         problems.append(
-            f"the TLS handshake at {req.site} sent {describe_sni(req.sni)}, "
-            f"expected {describe_sni(e.sni)}"
+            (
+                "sni",
+                f"the TLS handshake at {req.site} sent {describe_sni(req.sni)}, "
+                f"expected {describe_sni(e.sni)}",
+            )
         )
 
 
-def _check_failed_handshakes(log: ObservationLog, judged: Judged, problems: list[str]) -> None:
+def _check_failed_handshakes(log: ObservationLog, judged: Judged, problems: Problems) -> None:
     """A handshake that failed at the right server is the clearest sign of a wrong TLS name."""
     identity = ", ".join(judged.expect.identity)
     for conn in log.connections():
         if conn.site in judged.expect.sites and conn.tls and not conn.established:
             sni = f"SNI {conn.sni!r}" if conn.sni is not None else "no SNI"
-            problems.append(
+            problems.append((
+                "certificate",
                 f"the TLS handshake at {conn.site} did not complete ({sni}; "
-                f"{conn.error or 'no reason'}); that server's certificate is for {identity}"
-            )
+                f"{conn.error or 'no reason'}); that server's certificate is for {identity}",
+            ))  # fmt: skip
 
 
-def _check_well_known(log: ObservationLog, judged: Judged, problems: list[str]) -> None:
+def _check_well_known(log: ObservationLog, judged: Judged, problems: Problems) -> None:
     e = judged.expect
     wk = [r for r in log.requests() if r.path.split("?")[0] == WELL_KNOWN_PATH]
     for req in wk:
         if req.site not in judged.well_known_at:
             allowed = ", ".join(judged.well_known_at) or "nowhere"
-            problems.append(
+            problems.append((
+                "well-known",
                 f"a well-known request went to {_role(judged, req.site)} {req.site} "
-                f"(allowed: {allowed}), Host {req.host!r}"
-            )
+                f"(allowed: {allowed}), Host {req.host!r}",
+            ))  # fmt: skip
     at_origin = [r for r in wk if judged.well_known_at and r.site == judged.well_known_at[0]]
     for req in at_origin:
         if e.well_known_host is not None and not _same(req.host, e.well_known_host):
-            problems.append(
-                f"the well-known request carried Host {req.host!r}, expected {e.well_known_host!r}"
-            )
+            problems.append((
+                "well-known",
+                f"the well-known request carried Host {req.host!r}, "
+                f"expected {e.well_known_host!r}",
+            ))  # fmt: skip
         if e.well_known_sni is not None and not _sni_matches(req.sni, e.well_known_sni):
-            problems.append(
+            problems.append((
+                "sni",
                 f"the well-known request's TLS handshake sent "
-                f"{describe_sni(req.sni)}, expected {describe_sni(e.well_known_sni)}"
-            )
+                f"{describe_sni(req.sni)}, expected {describe_sni(e.well_known_sni)}",
+            ))  # fmt: skip
     if e.well_known_max is not None and len(wk) > e.well_known_max:
-        problems.append(
+        problems.append((
+            "caching",
             f"the well-known was requested {len(wk)} times over {judged.fetches} "
-            f"fetch(es); at most {e.well_known_max} expected"
-        )
+            f"fetch(es); at most {e.well_known_max} expected",
+        ))  # fmt: skip
     if e.well_known_min is not None and len(wk) < e.well_known_min:
-        problems.append(
+        problems.append((
+            "caching",
             f"the well-known was requested {len(wk)} times over {judged.fetches} "
-            f"fetch(es); at least {e.well_known_min} expected"
-        )
+            f"fetch(es); at least {e.well_known_min} expected",
+        ))  # fmt: skip
 
 
-def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: list[str]) -> None:
+def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: Problems) -> None:
     for name, rtype in e.dns_absent:
         hits = [
             q for q in log.dns_queries() if _same(q.name.rstrip("."), name) and q.rtype == rtype
         ]
         if hits:
-            problems.append(f"queried {rtype} {name} ({len(hits)}x), which is not needed here")
+            problems.append(
+                ("dns", f"queried {rtype} {name} ({len(hits)}x), which is not needed here")
+            )
     if e.no_traffic:
         n_dns, n_conn = len(log.dns_queries()), len(log.connections())
         if n_dns or n_conn:
-            problems.append(
-                f"expected no network traffic at all; saw {n_dns} DNS queries and "
-                f"{n_conn} connections"
-            )
+            problems.append((
+                "traffic",
+                f"expected no network traffic at all; saw {n_dns} DNS message(s) and "
+                f"{n_conn} connection(s)",
+            ))  # fmt: skip
 
 
 def observed_summary(log: ObservationLog) -> str:
@@ -155,7 +199,7 @@ def observed_summary(log: ObservationLog) -> str:
 
 def judge(scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveOutcome) -> Verdict:
     e = judged.expect
-    problems = list(drive.problems)
+    problems: Problems = [("contract", p) for p in drive.problems]
     fed = [r for r in log.requests() if r.path.split("?")[0] != WELL_KNOWN_PATH]
     for req in fed:
         _check_request(req, judged, problems)
@@ -163,27 +207,51 @@ def judge(scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveO
         _check_failed_handshakes(log, judged, problems)
         good = [r for r in fed if r.site in e.sites]
         if len(good) != judged.fetches:
-            problems.append(
+            problems.append((
+                "destination",
                 f"{len(good)} federation request(s) reached {' or '.join(e.sites)}; "
-                f"expected exactly {judged.fetches} (one per fetch)"
-            )
+                f"expected exactly {judged.fetches} (one per fetch)",
+            ))  # fmt: skip
         for call in drive.calls:
             if not call.returned:
-                problems.append(f"{call.what} {call.summary} (a request was expected to succeed)")
+                problems.append(
+                    ("contract", f"{call.what} {call.summary} (a request was expected to succeed)")
+                )
     elif not fed:
         for call in drive.calls:
             if call.returned:
-                problems.append(
-                    f"{call.what} {call.summary}, but no server answered any "
-                    "federation request: the response it reports does not exist"
-                )
+                problems.append((
+                    "contract",
+                    f"{call.what} {call.summary}, but no server answered any federation "
+                    "request: the response it reports does not exist",
+                ))  # fmt: skip
     _check_well_known(log, judged, problems)
     _check_dns_and_traffic(log, e, problems)
-    expected = _expected_text(judged)
-    observed = observed_summary(log)
-    verdict = Verdict(not problems, problems, expected, observed)
+    failures = []
+    for name, message in problems:
+        rule = rule_for(scenario, name)
+        failures.append(Failure(name, rule.level, rule.sentence, message))
+    verdict = Verdict(not failures, failures, _checked(judged), _expected_text(judged),
+                      observed_summary(log))  # fmt: skip
     verdict.message = _message(scenario, verdict, log, drive)
     return verdict
+
+
+def _checked(judged: Judged) -> list[str]:
+    e = judged.expect
+    rules = ["destination"]
+    if e.sites:
+        rules += ["request", "host", "certificate"]
+    if e.sni is not None or e.well_known_sni is not None:
+        rules.append("sni")
+    rules.append("well-known")
+    if e.well_known_max is not None or e.well_known_min is not None:
+        rules.append("caching")
+    if e.dns_absent:
+        rules.append("dns")
+    if e.no_traffic:
+        rules.append("traffic")
+    return [*rules, "contract"]
 
 
 def _expected_text(judged: Judged) -> str:
@@ -205,9 +273,14 @@ def _message(scenario: Scenario, v: Verdict, log: ObservationLog, drive: DriveOu
     if scenario.note:
         lines.append(f"note: {scenario.note}")
     lines += [f"expected: {v.expected}", f"observed: {v.observed}"]
-    if v.problems:
-        lines.append("why it fails:")
-        lines += [f"  - {p}" for p in v.problems]
+    if v.failures:
+        held = [r for r in v.held() if r != "contract"]
+        if held:
+            lines.append("held: " + ", ".join(held))
+        lines.append("why it fails (the rule broken, its level):")
+        lines += [f"  - [{f.rule}, {f.level}] {f.message}" for f in v.failures]
+        others = {(f.rule, f.sentence) for f in v.failures if f.sentence != scenario.sentence}
+        lines += [f'  {rule} rule: "{sentence}"' for rule, sentence in sorted(others)]
     lines.append("what the world saw, in order:")
     lines += [f"  {line}" for line in log.describe()] or ["  (nothing)"]
     lines.append("the resolver:")

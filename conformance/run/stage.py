@@ -134,6 +134,7 @@ def stage(scenario: Scenario) -> Stage:
         records=tuple(records),
         servfail=frozenset(scenario.dns_servfail),
         silent=frozenset(scenario.dns_silent),
+        faults=scenario.dns_faults,
         sites=tuple(sites),
     )
     return Stage(world, roles, _well_known_at(scenario, origin))
