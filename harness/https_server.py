@@ -40,8 +40,13 @@ TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS ClientHello record
 async def _peek(sock: socket.socket) -> bytes:
     """The client's first bytes, left in the socket (b"" when it closed without any)."""
     loop = asyncio.get_running_loop()
-    readable = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(sock.fileno(), ready)
     try:
         await readable
     finally:
@@ -74,6 +79,9 @@ class WellKnownBehaviour:
     headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
     hang: bool = False  # read the request, never answer
     pad_to: int = 0  # >0: stream a body of this many bytes (the JSON followed by spaces)
+    chunks: int = 0  # >1: send the body chunked, in this many pieces ...
+    chunk_delay: float = 0.0  # ... this many seconds apart
+    endless: bool = False  # send the body's start, then spaces, for ever (chunked)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class ListenerLayout:
     cert: CertRequest | None  # None: plain HTTP, no TLS
     silent: bool = False  # accept TCP and never say anything
     well_known: WellKnownBehaviour = field(default_factory=WellKnownBehaviour)
+    documents: tuple[tuple[str, WellKnownBehaviour], ...] = ()  # more paths served the same way
 
 
 class _Established(asyncio.Protocol):
@@ -276,10 +285,12 @@ class SiteServer:
 
     async def _handle(self, conn: Connection, request: web.BaseRequest) -> web.StreamResponse:
         conn.requests += 1
-        record = HttpRequest(conn, request.method, request.raw_path, request.headers.get("Host"))
+        document = self._document(request.path)
+        record = HttpRequest(conn, request.method, request.raw_path, request.headers.get("Host"),
+                             well_known=document is not None)  # fmt: skip
         self._log.add(record)
-        if request.path == WELL_KNOWN_PATH:
-            return await self._well_known(record, request)
+        if document is not None:
+            return await self._serve_document(document, record, request)
         record.status = 200
         body = {
             "server": {"name": "matrix-resolver-conformance", "version": self.layout.label},
@@ -287,15 +298,21 @@ class SiteServer:
         }
         return web.json_response(body)
 
-    async def _well_known(
-        self, record: HttpRequest, request: web.BaseRequest
+    def _document(self, path: str) -> WellKnownBehaviour | None:
+        if path == WELL_KNOWN_PATH:
+            return self.layout.well_known
+        return next((wk for p, wk in self.layout.documents if p == path), None)
+
+    async def _serve_document(
+        self, wk: WellKnownBehaviour, record: HttpRequest, request: web.BaseRequest
     ) -> web.StreamResponse:
-        wk = self.layout.well_known
         if wk.hang:
             await self._stopping.wait()
             raise asyncio.CancelledError
         record.status = wk.status
         body = wk.body.encode()
+        if wk.chunks > 1 or wk.endless:
+            return await self._stream(wk, body, request)
         if wk.pad_to <= len(body):
             return web.Response(status=wk.status, body=body, headers=list(wk.headers))
         response = web.StreamResponse(status=wk.status, headers=list(wk.headers))
@@ -311,6 +328,29 @@ class SiteServer:
                 await response.write(b" " * n)
                 left -= n
                 await asyncio.sleep(0)  # let a hang-up reach the transport before more writes
+        return response
+
+    async def _stream(
+        self, wk: WellKnownBehaviour, body: bytes, request: web.BaseRequest
+    ) -> web.StreamResponse:
+        """Chunked transfer: the body in `chunks` pieces `chunk_delay` apart, or (endless) its
+        start followed by spaces until the client hangs up or the world stops."""
+        response = web.StreamResponse(status=wk.status, headers=list(wk.headers))
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+            if wk.endless:
+                await response.write(body[: max(1, len(body) // 2)])
+                while not self._stopping.is_set() and _open(request):
+                    await response.write(b" " * _CHUNK)
+                    await asyncio.sleep(0.005)
+                return response
+            size = -(-len(body) // wk.chunks)
+            for i in range(0, len(body), size):
+                if i:
+                    await asyncio.sleep(wk.chunk_delay)
+                await response.write(body[i : i + size])
+            await response.write_eof()
         return response
 
 

@@ -102,6 +102,8 @@ class HttpRequest:
     path: str
     host: str | None
     status: int = 0
+    well_known: bool = False  # for a delegation document (the well-known path, or another
+    # path the site serves one at, e.g. a redirect's target), not a federation request
 
     @property
     def site(self) -> str:

@@ -43,6 +43,7 @@ class SiteLayout:
     cert: CertRequest | None
     silent: bool = False
     well_known: WellKnownBehaviour = field(default_factory=WellKnownBehaviour)
+    documents: tuple[tuple[str, WellKnownBehaviour], ...] = ()  # more paths, served the same way
 
     @property
     def label(self) -> str:
@@ -69,6 +70,7 @@ class World:
         pool: AddressPool,
         network: NetworkSetup,
         dns_port: int = 53,
+        dns_host: str | None = None,
     ) -> None:
         self.layout = layout
         self.pki = pki
@@ -76,6 +78,7 @@ class World:
         self._pool = pool
         self._network = network
         self.dns_port = dns_port  # 53 by default: resolv.conf cannot name another port
+        self.dns_host = dns_host  # None: a fresh address; else a fixed one (resolv.conf)
         self.addresses: dict[str, dict[str, str]] = {}
         self._dns: DnsServer | None = None
         self._sites: list[SiteServer] = []
@@ -133,7 +136,11 @@ class World:
         )
         try:
             self._dns = DnsServer(
-                zone, self.log, self._pool.v4(), self.dns_port, bind=self._network.bound_socket
+                zone,
+                self.log,
+                self.dns_host or self._pool.v4(),
+                self.dns_port,
+                bind=self._network.bound_socket,
             )
             await self._dns.start()
             for site in self.layout.sites:
@@ -152,12 +159,22 @@ class World:
         cert = site.cert
         if cert is not None:
             cert = replace(cert, names=tuple(self.render(n) for n in cert.names))
-        well_known = replace(
-            site.well_known,
-            body=self.render(site.well_known.body),
-            headers=tuple((k, self.render(v)) for k, v in site.well_known.headers),
+        return ListenerLayout(
+            site.label,
+            address,
+            site.port,
+            cert,
+            site.silent,
+            self._render_document(site.well_known),
+            tuple((path, self._render_document(d)) for path, d in site.documents),
         )
-        return ListenerLayout(site.label, address, site.port, cert, site.silent, well_known)
+
+    def _render_document(self, document: WellKnownBehaviour) -> WellKnownBehaviour:
+        return replace(
+            document,
+            body=self.render(document.body),
+            headers=tuple((k, self.render(v)) for k, v in document.headers),
+        )
 
     async def stop(self) -> None:
         sites, self._sites = self._sites, []

@@ -31,6 +31,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+WELL_KNOWN_PATH = "/.well-known/matrix/server"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]*")
 SITE_PATTERN = re.compile(r"([A-Za-z0-9_-]+):(\d+)")
 NONE = "none"  # the fixtures' word for "nothing is sent"
@@ -167,13 +168,15 @@ def _rule(name: str) -> str:
 
 
 def _fault(text: str) -> tuple[str, str]:
-    """"NAME [TYPE] FAULT" -> ("NAME [TYPE]", FAULT)."""
+    """ "NAME [TYPE] FAULT" -> ("NAME [TYPE]", FAULT)."""
     from matrix_resolver_harness.dns_server import FAULTS
 
     entry, _, fault = text.rpartition(" ")
     if not entry or fault not in FAULTS:
-        raise ValueError(f"dns_faults entry {text!r}: expected 'NAME [TYPE] FAULT', FAULT one of "
-                         f"{', '.join(FAULTS)}")
+        raise ValueError(
+            f"dns_faults entry {text!r}: expected 'NAME [TYPE] FAULT', FAULT one of "
+            f"{', '.join(FAULTS)}"
+        )
     return entry, fault
 
 
@@ -210,7 +213,8 @@ def _cert(value: Any) -> CertDecl:
 def _well_known(value: Any) -> WellKnownDecl:
     if isinstance(value, str):
         return WellKnownDecl(body=value)
-    _only(value, {"status", "body", "headers", "hang", "pad_to", "location"}, "well_known")
+    _only(value, {"status", "body", "headers", "hang", "pad_to", "location", "chunks",
+                  "chunk_delay", "endless"}, "well_known")  # fmt: skip
     headers = dict(value.get("headers", {"Content-Type": "application/json"}))
     if "location" in value:
         headers["Location"] = value["location"]
@@ -220,11 +224,15 @@ def _well_known(value: Any) -> WellKnownDecl:
         headers=tuple(headers.items()),
         hang=bool(value.get("hang", False)),
         pad_to=int(value.get("pad_to", 0)),
+        chunks=int(value.get("chunks", 0)),
+        chunk_delay=float(value.get("chunk_delay", 0.0)),
+        endless=bool(value.get("endless", False)),
     )
 
 
 def _server(value: dict[str, Any]) -> ServerDecl:
-    _only(value, {"at", "cert", "refuse", "silent", "plain", "well_known"}, "servers")
+    _only(value, {"at", "cert", "refuse", "silent", "plain", "well_known", "documents"},
+          "servers")  # fmt: skip
     host, port = site(value["at"])
     return ServerDecl(
         host=host,
@@ -234,7 +242,14 @@ def _server(value: dict[str, Any]) -> ServerDecl:
         silent=bool(value.get("silent", False)),
         plain=bool(value.get("plain", False)),
         well_known=_well_known(value["well_known"]) if "well_known" in value else None,
+        documents=tuple(_document(p, d) for p, d in value.get("documents", {}).items()),
     )
+
+
+def _document(path: str, value: Any) -> tuple[str, WellKnownDecl]:
+    if not path.startswith("/") or path == WELL_KNOWN_PATH:
+        raise ValueError(f"documents path {path!r}: an absolute path other than the well-known")
+    return path, _well_known(value)
 
 
 def _sni(value: Any) -> ExpectedSni:
@@ -254,11 +269,15 @@ def _expectation(value: dict[str, Any]) -> Expectation:
     _only(value, {
         "request", "host", "sni", "cert", "well_known_at", "well_known_host", "well_known_sni",
         "well_known_max", "well_known_min", "host_exact", "dns_absent", "no_traffic",
+        "max_connections",
     }, "expect")  # fmt: skip
     request = value["request"]
     sites: tuple[str, ...] = ()
+    or_none = False
     if request != NONE:
         sites = tuple([request] if isinstance(request, str) else request)
+        or_none = NONE in sites  # ["a:8448", "none"]: a request there, or none at all
+        sites = tuple(s for s in sites if s != NONE)
         for s in sites:
             site(s)
         if "host" not in value:
@@ -269,8 +288,15 @@ def _expectation(value: dict[str, Any]) -> Expectation:
     for s in wk_at or ():
         site(s)
     cert = value.get("cert", ())
+    max_connections = value.get("max_connections", {})
+    for s, n in max_connections.items():
+        site(s)
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"max_connections[{s!r}] must be a count, got {n!r}")
     return Expectation(
         sites=sites,
+        or_none=or_none,
+        max_connections=tuple(sorted(max_connections.items())),
         host=value.get("host"),
         sni=_sni(value.get("sni")),
         cert=(cert,) if isinstance(cert, str) else tuple(cert),

@@ -57,6 +57,9 @@ class WellKnownDecl:
     headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
     hang: bool = False
     pad_to: int = 0
+    chunks: int = 0
+    chunk_delay: float = 0.0
+    endless: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class ServerDecl:
     silent: bool = False  # accepts TCP, never answers
     plain: bool = False  # plain HTTP, no TLS
     well_known: WellKnownDecl | None = None
+    documents: tuple[tuple[str, WellKnownDecl], ...] = ()  # other paths serving a delegation
 
     @property
     def label(self) -> str:
@@ -81,6 +85,7 @@ class Expectation:
     """What the spec demands, as observed by the world. Strings may hold ${host.v4} templates."""
 
     sites: tuple[str, ...]  # sites that may receive the federation request; () = none may
+    or_none: bool = False  # no request at all is as acceptable (the spec allows either)
     host: str | None = None  # the Host header it must carry
     sni: ExpectedSni = None  # checked only when set
     cert: tuple[str, ...] = ()  # identity of the expected sites' certificate (default: host)
@@ -91,6 +96,7 @@ class Expectation:
     well_known_min: int | None = None  # at least this many (e.g. `no-store` forbids caching)
     host_exact: bool = False  # compare Host case-sensitively (server names are case-sensitive)
     dns_absent: tuple[tuple[str, str], ...] = ()  # (name, type) queries that must not be made
+    max_connections: tuple[tuple[str, int], ...] = ()  # (site, n): at most n connections there
     no_traffic: bool = False  # no DNS query and no connection at all
 
     @property
@@ -104,7 +110,8 @@ class Expectation:
         if not self.sites:
             return "no federation request reaches any server"
         text = f"GET at {' or '.join(self.sites)} with Host {self.host!r}"
-        return text if self.sni is None else f"{text} and {describe_sni(self.sni)}"
+        text = text if self.sni is None else f"{text} and {describe_sni(self.sni)}"
+        return f"{text}, or no request at all" if self.or_none else text
 
     def render(self, fill: Callable[[str], str]) -> Expectation:
         """This expectation with `fill` applied to every name it states (template filling)."""

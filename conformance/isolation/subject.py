@@ -20,6 +20,7 @@ from typing import Any
 from matrix_resolver_conformance.env import Env
 from matrix_resolver_conformance.run.outcome import DriveOutcome
 from matrix_resolver_conformance.run.program import Watcher
+from matrix_resolver_conformance.run.world_needs import WorldNeeds
 from matrix_resolver_harness.netns import NetworkSetup
 
 START_TIMEOUT = 120.0  # importing a whole homeserver's code can take seconds on a busy machine
@@ -33,6 +34,8 @@ class IsolationError(RuntimeError):
 
 class IsolatedSubject:
     """The implementation under test, `--resolver=...`, in a process per scenario."""
+
+    needs = WorldNeeds()
 
     def __init__(self, resolver: str, rulesets: list[str], network: NetworkSetup) -> None:
         self.resolver = resolver
@@ -94,7 +97,7 @@ class IsolatedSubject:
         text = message if isinstance(message, str) else json.dumps(message)
         self._proc.stdin.write(text.encode() + b"\n")
 
-    def profile(self, ruleset: str) -> str | None:
+    def behaviour(self, ruleset: str) -> str | None:
         return self.info.get("profiles", {}).get(ruleset)
 
     # -- one scenario -------------------------------------------------------------------------

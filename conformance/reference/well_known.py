@@ -10,6 +10,7 @@ at most 5 hops, no loops, https only.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import ssl
 import time
@@ -62,10 +63,23 @@ class WellKnownResult:
     invalid_body: bool = False  # a 200 whose body was unusable (not a failed request)
 
 
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _unique_names(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    names = [name for name, _ in pairs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # RFC 8259: behaviour unpredictable; I-JSON (RFC 7493): MUST NOT
+        raise ValueError(f"an object repeats the name(s) {', '.join(map(repr, twice))}")
+    return dict(pairs)
+
+
 def parse_well_known_body(body: bytes) -> ServerName:
-    """`m.server` from a 200 body, read as JSON whatever the Content-Type."""
+    """`m.server` from a 200 body, read as strict JSON (no NaN/Infinity, no repeated names)
+    whatever the Content-Type."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_constant=_no_constants, object_pairs_hook=_unique_names)
     except ValueError as exc:  # also UnicodeDecodeError
         raise WellKnownError(f"body is not JSON: {exc}") from None
     if not isinstance(document, dict):
@@ -81,11 +95,12 @@ def parse_well_known_body(body: bytes) -> ServerName:
         raise WellKnownError(f"m.server is not a valid server name: {exc}") from None
 
 
-def cache_ttl(headers: list[tuple[str, str]]) -> float:
-    """Seconds to keep a valid answer: `max-age` capped at 48 h, 24 h without one.
+def cache_ttl(headers: list[tuple[str, str]], now: float | None = None) -> float:
+    """Seconds to keep a valid answer: `max-age` capped at 48 h, else `Expires`, else 24 h.
 
     `no-store` and `no-cache` give 0 (not cached: we never revalidate). A malformed
-    `max-age` is ignored. `Expires` is not consulted.
+    `max-age` is ignored. `Expires` counts only without `max-age` (RFC 9111 5.3); an invalid
+    date, such as `0`, means already expired.
     """
     directives: dict[str, str | None] = {}
     for name, value in headers:
@@ -101,7 +116,18 @@ def cache_ttl(headers: list[tuple[str, str]]) -> float:
     max_age = directives.get("max-age")
     if max_age is not None and max_age.isascii() and max_age.isdigit():
         return min(float(max_age), MAX_TTL)
+    expires = next((v for k, v in headers if k.lower() == "expires"), None)
+    if expires is not None:
+        return min(max(_seconds_until(expires, now), 0.0), MAX_TTL)
     return DEFAULT_TTL
+
+
+def _seconds_until(http_date: str, now: float | None) -> float:
+    try:
+        when = email.utils.parsedate_to_datetime(http_date).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 0.0  # "0" and other invalid dates: already expired
+    return when - (time.time() if now is None else now)
 
 
 class WellKnownCache:

@@ -18,7 +18,6 @@ from matrix_resolver_conformance.catalog.model import (
 )
 from matrix_resolver_conformance.catalog.rules import rule_for
 from matrix_resolver_conformance.run.outcome import DriveOutcome
-from matrix_resolver_harness.https_server import WELL_KNOWN_PATH
 from matrix_resolver_harness.observations import HttpRequest, ObservationLog
 
 
@@ -131,7 +130,7 @@ def _check_failed_handshakes(log: ObservationLog, judged: Judged, problems: Prob
 
 def _check_well_known(log: ObservationLog, judged: Judged, problems: Problems) -> None:
     e = judged.expect
-    wk = [r for r in log.requests() if r.path.split("?")[0] == WELL_KNOWN_PATH]
+    wk = [r for r in log.requests() if r.well_known]
     for req in wk:
         if req.site not in judged.well_known_at:
             allowed = ", ".join(judged.well_known_at) or "nowhere"
@@ -188,7 +187,7 @@ def _check_dns_and_traffic(log: ObservationLog, e: Expectation, problems: Proble
 
 
 def observed_summary(log: ObservationLog) -> str:
-    fed = [r for r in log.requests() if r.path.split("?")[0] != WELL_KNOWN_PATH]
+    fed = [r for r in log.requests() if not r.well_known]
     if not fed:
         failed = [c for c in log.connections() if c.tls and not c.established]
         if failed:
@@ -200,10 +199,11 @@ def observed_summary(log: ObservationLog) -> str:
 def judge(scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveOutcome) -> Verdict:
     e = judged.expect
     problems: Problems = [("contract", p) for p in drive.problems]
-    fed = [r for r in log.requests() if r.path.split("?")[0] != WELL_KNOWN_PATH]
+    fed = [r for r in log.requests() if not r.well_known]
     for req in fed:
         _check_request(req, judged, problems)
-    if e.sites:
+    nothing_allowed = e.or_none and not fed  # no request at all, which this scenario accepts
+    if e.sites and not nothing_allowed:
         _check_failed_handshakes(log, judged, problems)
         good = [r for r in fed if r.site in e.sites]
         if len(good) != judged.fetches:
@@ -213,13 +213,13 @@ def judge(scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveO
                 f"expected exactly {judged.fetches} (one per fetch)",
             ))  # fmt: skip
         for call in drive.calls:
-            if not call.returned:
+            if not call.returned and call.claims:
                 problems.append(
                     ("contract", f"{call.what} {call.summary} (a request was expected to succeed)")
                 )
-    elif not fed:
+    elif not fed:  # none was expected (or none came, and that was allowed)
         for call in drive.calls:
-            if call.returned:
+            if call.returned and call.claims:
                 problems.append((
                     "contract",
                     f"{call.what} {call.summary}, but no server answered any federation "
@@ -227,6 +227,16 @@ def judge(scenario: Scenario, judged: Judged, log: ObservationLog, drive: DriveO
                 ))  # fmt: skip
     _check_well_known(log, judged, problems)
     _check_dns_and_traffic(log, e, problems)
+    for site_label, most in e.max_connections:
+        n = sum(1 for c in log.connections() if c.site == site_label)
+        if n > most:
+            problems.append(
+                (
+                    "caching",
+                    f"{n} connections reached {site_label} over "
+                    f"{judged.fetches} fetch(es); at most {most} expected",
+                )
+            )
     failures = []
     for name, message in problems:
         rule = rule_for(scenario, name)

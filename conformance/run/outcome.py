@@ -18,6 +18,7 @@ class Call:
     returned: bool
     summary: str  # "returned <...>" / "raised X: y"
     traceback: str = ""  # the formatted traceback of a raise, for --tb=long
+    claims: bool = True  # returning claims a response exists (a homeserver trigger does not)
 
 
 @dataclass

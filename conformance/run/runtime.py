@@ -20,8 +20,10 @@ from matrix_resolver_conformance.env import FEDERATION_PATH, Env
 from matrix_resolver_conformance.run.drive import drive_in_thread
 from matrix_resolver_conformance.run.judge import Judged, Verdict, judge
 from matrix_resolver_conformance.run.outcome import Call, DriveOutcome
+from matrix_resolver_conformance.run.rename import label, rename
 from matrix_resolver_conformance.run.resolvers import describe
 from matrix_resolver_conformance.run.stage import stage
+from matrix_resolver_conformance.run.world_needs import WorldNeeds
 from matrix_resolver_harness.addresses import AddressPool, endpoint
 from matrix_resolver_harness.netns import NetworkSetup
 from matrix_resolver_harness.pki import CertificateAuthority
@@ -35,8 +37,10 @@ SETTLE_LIMIT = 0.05  # seconds to wait for handshakes still in flight when the r
 class Subject(Protocol):
     """What is under test, as the runtime drives it."""
 
-    def profile(self, ruleset: str) -> str | None:
-        """What its behaviour depends on under `ruleset` (equal profiles share a run), or None."""
+    needs: WorldNeeds
+
+    def behaviour(self, ruleset: str) -> str | None:
+        """What its behaviour depends on under `ruleset` (equal ones share a run), or None."""
 
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         """factory(env), fetch(name) for each name, close: all within `deadline` seconds."""
@@ -47,11 +51,13 @@ class Subject(Protocol):
 class InProcess:
     """A factory run on a thread of this process: unprotected (see run/drive.py)."""
 
+    needs = WorldNeeds()
+
     def __init__(self, factory: Callable[..., Any], network: NetworkSetup) -> None:
         self.factory = factory
         self.network = network
 
-    def profile(self, ruleset: str) -> str | None:
+    def behaviour(self, ruleset: str) -> str | None:
         return describe(self.factory, [ruleset])["profiles"][ruleset]
 
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
@@ -95,6 +101,7 @@ class Runtime:
         # need one run (README, "several rule sets").
         self._memo: dict[tuple[Any, ...], Result] = {}
         self._subjects: dict[int, Subject] = {}
+        self._renamed = 0
 
     def subject(self, what: Subject | Callable[..., Any]) -> Subject:
         """`what` itself, or for a bare factory the one in-process subject that runs it."""
@@ -116,8 +123,8 @@ class Runtime:
         applied = scenario.under(spec)
         if isinstance(applied, str):
             return Result(scenario, None, skipped=f"not in rule set {spec}: {applied}", spec=spec)
-        profile = subject.profile(spec)
-        key = None if profile is None else (applied.id, applied.expect, id(subject), profile)
+        behaviour = subject.behaviour(spec)
+        key = None if behaviour is None else (applied.id, applied.expect, id(subject), behaviour)
         if key is not None and key in self._memo:
             return replace(self._memo[key], spec=spec, elapsed=0.0)
         result = self.loop.run_until_complete(self._run(applied, subject, spec))
@@ -127,8 +134,13 @@ class Runtime:
         return result
 
     async def _run(self, scenario: Scenario, subject: Subject, spec: str) -> Result:
+        needs = subject.needs
+        if needs.rename:
+            self._renamed += 1
+            scenario = rename(scenario, label(self._renamed))
         staged = stage(scenario)
-        world = World(staged.world, self.pki, self.pool, self.network)
+        dns_port = 53 if self.network.private else 0
+        world = World(staged.world, self.pki, self.pool, self.network, dns_port, needs.dns_host)
         try:
             await world.start()
         except WorldUnavailable as e:
@@ -138,12 +150,13 @@ class Runtime:
             s = self.settings
             env = Env(world.dns_server, world.ca_file, s.path, s.timeout, 443, spec)
             name = world.render(scenario.server_name)
-            deadline = s.timeout * scenario.fetches + DEADLINE_GRACE
+            step = needs.step_timeout or s.timeout
+            deadline = step * scenario.fetches + DEADLINE_GRACE
             outcome = await subject.drive(env, [name] * scenario.fetches, deadline)
-            await _settle(world)
+            await _settle(world, needs.quiet)
             judged = Judged(
                 expect=scenario.expect.render(world.render),
-                path=s.path,
+                path=needs.path or s.path,
                 fetches=scenario.fetches,
                 roles=staged.roles,
                 well_known_at=staged.well_known_at,
@@ -162,12 +175,23 @@ class Runtime:
         self.pki.close()
 
 
-async def _settle(world: World) -> None:
+QUIET_LIMIT = 5.0  # seconds: the longest wait for a world to fall quiet
+
+
+async def _settle(world: World, quiet: float = 0.0) -> None:
     """Let the servers finish logging what already happened: a handshake the client already
-    refused may not have been read yet. Waits only while some handshake is unfinished."""
+    refused may not have been read yet. Waits only while some handshake is unfinished; with
+    `quiet`, also until nothing new has happened for that long (bounded: QUIET_LIMIT), so a
+    request that comes after the implementation answered is judged too."""
     for _ in range(3):
         await asyncio.sleep(0)
     loop = asyncio.get_running_loop()
+    if quiet:
+        until = loop.time() + QUIET_LIMIT
+        seen = -1
+        while loop.time() < until and len(world.log.events) != seen:
+            seen = len(world.log.events)
+            await asyncio.sleep(quiet)
     until = loop.time() + SETTLE_LIMIT
     while loop.time() < until and any(
         c.tls and not c.established and c.error is None for c in world.log.connections()
@@ -177,8 +201,8 @@ async def _settle(world: World) -> None:
 
 def _endpoints(world: World, roles: dict[str, str]) -> dict[str, str]:
     out = {}
-    for label in roles:
-        host, port = label.rsplit(":", 1)
+    for site in roles:
+        host, port = site.rsplit(":", 1)
         addrs = world.addresses.get(host, {}).values()
-        out[label] = " / ".join(endpoint(a, int(port)) for a in addrs)
+        out[site] = " / ".join(endpoint(a, int(port)) for a in addrs)
     return out

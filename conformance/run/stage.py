@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from matrix_resolver_conformance.catalog.model import (
     CertDecl,
@@ -61,14 +61,19 @@ def _records(scenario: Scenario) -> tuple[list[Record], dict[str, set[str]]]:
     return records, families
 
 
+def _documents(scenario: Scenario) -> list[WellKnownDecl]:
+    """Every delegation document the scenario serves (well-knowns, other paths)."""
+    decls = [scenario.well_known] + [s.well_known for s in scenario.servers]
+    decls += [d for s in scenario.servers for _, d in s.documents]
+    return [d for d in decls if d is not None]
+
+
 def _strings(scenario: Scenario) -> list[str]:
     e = scenario.expect
     sni = e.sni if isinstance(e.sni, str) else ""
     texts = [scenario.server_name, e.host or "", sni, *e.cert, *scenario.dns]
-    decls = [scenario.well_known] + [s.well_known for s in scenario.servers]
-    for wk in decls:
-        if wk is not None:
-            texts += [wk.body, *(v for _, v in wk.headers)]
+    for wk in _documents(scenario):
+        texts += [wk.body, *(v for _, v in wk.headers)]
     for s in scenario.servers:
         texts += list(s.cert.names)
     return texts
@@ -97,9 +102,7 @@ def stage(scenario: Scenario) -> Stage:
             )
         label = f"{origin}:443"
         base = declared.get(label, ServerDecl(origin, 443))
-        declared[label] = ServerDecl(
-            base.host, 443, base.cert, base.refuse, base.silent, base.plain, scenario.well_known
-        )
+        declared[label] = replace(base, port=443, well_known=scenario.well_known)
 
     all_names = _all_names(records, hosts, scenario.server_name)
     sites: list[SiteLayout] = []
@@ -113,9 +116,9 @@ def stage(scenario: Scenario) -> Stage:
             else _names_of(decl.host, records, hosts)
         )  # fmt: skip
         cert = None if decl.plain else _cert(decl.cert, default)
-        sites.append(
-            SiteLayout(decl.host, decl.port, cert, decl.silent, _behaviour(decl.well_known))
-        )
+        documents = tuple((path, _behaviour(d)) for path, d in decl.documents)
+        sites.append(SiteLayout(decl.host, decl.port, cert, decl.silent,
+                                _behaviour(decl.well_known), documents))  # fmt: skip
         roles[label] = "expected" if label in expected else "declared"
     for label in sorted(expected - set(declared)):
         name, port = label.rsplit(":", 1)
@@ -205,7 +208,10 @@ def _cert(decl: CertDecl, default: tuple[str, ...]) -> CertRequest:
 def _behaviour(decl: WellKnownDecl | None) -> WellKnownBehaviour:
     if decl is None:
         return WellKnownBehaviour()
-    return WellKnownBehaviour(decl.status, decl.body, decl.headers, decl.hang, decl.pad_to)
+    return WellKnownBehaviour(
+        decl.status, decl.body, decl.headers, decl.hang, decl.pad_to, decl.chunks,
+        decl.chunk_delay, decl.endless,
+    )  # fmt: skip
 
 
 def _ports(scenario: Scenario, records: list[Record]) -> set[int]:
@@ -216,10 +222,9 @@ def _ports(scenario: Scenario, records: list[Record]) -> set[int]:
     m = re.search(r":(\d+)$", scenario.server_name)
     if m:
         ports.add(int(m.group(1)))
-    for wk in [scenario.well_known] + [s.well_known for s in scenario.servers]:
-        if wk is not None:
-            for text in (wk.body, *(v for _, v in wk.headers)):
-                ports |= {int(p) for p in _BODY_PORT.findall(text)}
+    for wk in _documents(scenario):
+        for text in (wk.body, *(v for _, v in wk.headers)):
+            ports |= {int(p) for p in _BODY_PORT.findall(text)}
     return {p for p in ports if 0 < p < 65536}
 
 
