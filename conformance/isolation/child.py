@@ -21,20 +21,25 @@ from matrix_resolver_conformance.env import Env
 from matrix_resolver_conformance.run.program import Event, Program, leftover_threads
 
 TRACEBACK_LIMIT = 20_000
+CHANNEL_LOST = 86  # the exit code of a child whose events channel was closed under it
 
 
-def _writer(fd: int) -> Callable[[Event], None]:
-    def emit(event: Event) -> None:
+class _Writer:
+    """Writes events; remembers if the channel was taken away (fds closed under it)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lost = False
+
+    def __call__(self, event: Event) -> None:
         if len(event.get("traceback", "")) > TRACEBACK_LIMIT:
             event = {**event, "traceback": "..." + event["traceback"][-TRACEBACK_LIMIT:]}
         data = (json.dumps(event) + "\n").encode()
         try:
             while data:
-                data = data[os.write(fd, data) :]
+                data = data[os.write(self.fd, data) :]
         except OSError:
-            pass  # the implementation closed our channel: the template notices and says so
-
-    return emit
+            self.lost = True  # the implementation closed our channel: the exit code says so
 
 
 def env_from(request: dict[str, Any]) -> Env:
@@ -51,7 +56,7 @@ def run(
 ) -> None:
     """Run the scenario's program (on `loop`, made ahead if given), then exit this process
     (never returns)."""
-    emit = _writer(events_fd)
+    emit = _Writer(events_fd)
     before = set(threading.enumerate())
     modules = set(sys.modules)
     try:
@@ -69,7 +74,7 @@ def run(
         sys.stderr.flush()
         emit({"finished": True})  # the template stops listening here: nothing may follow
     finally:
-        os._exit(0)
+        os._exit(CHANNEL_LOST if emit.lost else 0)
 
 
 def main(argv: list[str]) -> None:

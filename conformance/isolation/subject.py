@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from matrix_resolver_conformance.env import Env
+from matrix_resolver_conformance.isolation.child import CHANNEL_LOST
 from matrix_resolver_conformance.run.outcome import DriveOutcome
 from matrix_resolver_conformance.run.program import Watcher
 from matrix_resolver_conformance.run.world_needs import WorldNeeds
@@ -164,17 +165,14 @@ def outcome(done: dict[str, Any], killed_at: float | None) -> DriveOutcome:
             "control (the deadline is fetches x --conformance-step-timeout "
             "+ 3 s)",
         )
-    elif not watcher.ended:
-        if code < 0:
-            how = f"was killed by {signal.Signals(-code).name}"
-        else:
-            how = f"exited with code {code}"
-        out.problems.insert(0, f"the implementation {how} {where}")
-    if done.get("channel_closed_early") and killed_at is None and watcher.ended is False:
-        out.problems.append(
-            "it closed the suite's result channel (a file descriptor it did "
-            "not open) before the scenario ended"
+    elif code == CHANNEL_LOST:
+        out.problems.insert(
+            0,
+            f"it closed the suite's result channel (a file descriptor it did not open) {where}; "
+            "what it did after that is not known",
         )
+    elif not watcher.ended:
+        out.problems.insert(0, f"the implementation {_ended(code)} {where}")
     if done["left"]:
         shown = ", ".join(done["left"][:5]) + (" ..." if len(done["left"]) > 5 else "")
         out.problems.append(
@@ -182,6 +180,15 @@ def outcome(done: dict[str, Any], killed_at: float | None) -> DriveOutcome:
         )
     out.output = _output_text(done["output"])
     return out
+
+
+def _ended(code: int) -> str:
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def _output_text(output: dict[str, Any]) -> str:

@@ -112,11 +112,21 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def _zombie(pid: int) -> bool:
+    """Dead already, waiting to be reaped (its exit was seen to: it is no leftover)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True  # gone
+
+
 def kill_all(pids: list[int]) -> list[str]:
-    """SIGKILL each; describe those that were alive."""
+    """SIGKILL each; describe those that were still running."""
     left = []
     for pid in pids:
-        left.append(f"pid {pid} ({_name(pid)})")
+        if not _zombie(pid):
+            left.append(f"pid {pid} ({_name(pid)})")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return left
@@ -276,7 +286,7 @@ class Template:
         events = bytearray()
         output = CappedOutput()
         status: int | None = None
-        killed = finished = channel_closed = False
+        killed = finished = False
         pidfd = os.pidfd_open(child.pid)
         with selectors.DefaultSelector() as sel:
             sel.register(child.events_r, selectors.EVENT_READ, "events")
@@ -291,7 +301,6 @@ class Template:
                         finished = events.endswith(FINISHED)
                         if not data:
                             sel.unregister(child.events_r)
-                            channel_closed = True
                     elif key.data == "output":
                         data = os.read(child.out_r, READ_CHUNK)
                         output.add(data)
@@ -311,6 +320,8 @@ class Template:
             self.finished.append(child)
         else:
             left = sweep()  # nothing writes to the pipes any more: read them to the end
+            if killed:  # what it started was cut off with it, not left behind by it
+                left = []
             events += _drain(child.events_r)
             output.add(_drain(child.out_r))
         ended = [json.loads(line) for line in events.splitlines() if line.strip()]
@@ -318,7 +329,6 @@ class Template:
             "events": ended,
             "exit_code": 0 if status is None else os.waitstatus_to_exitcode(status),
             "killed": killed,
-            "channel_closed_early": channel_closed and not any(e.get("end") for e in ended),
             "left": left,
             "output": output.as_dict(),
         }
