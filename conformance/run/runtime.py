@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from matrix_resolver_conformance.catalog.model import Scenario
 from matrix_resolver_conformance.catalog.rulesets import LATEST
 from matrix_resolver_conformance.env import FEDERATION_PATH, Env
+from matrix_resolver_conformance.report.trace import trace
 from matrix_resolver_conformance.run.drive import drive_in_thread
 from matrix_resolver_conformance.run.judge import Judged, Verdict, judge
 from matrix_resolver_conformance.run.outcome import Call, DriveOutcome
@@ -86,6 +87,7 @@ class Result:
     unavailable: bool = False  # skipped because this machine cannot host the world
     output: str = ""  # what the implementation printed, when it ran in a process of its own
     calls: list[Call] = field(default_factory=list)  # how each call ended (tracebacks)
+    trace: dict[str, Any] = field(default_factory=dict)  # the world's log (report/trace.py)
 
 
 class Runtime:
@@ -162,10 +164,12 @@ class Runtime:
                 well_known_at=staged.well_known_at,
                 endpoints=_endpoints(world, staged.roles),
             )
-            verdict = judge(scenario, judged, world.log, outcome)
-            return Result(scenario, verdict, spec=spec, output=outcome.output, calls=outcome.calls)
         finally:
-            await world.stop()
+            await world.stop()  # before judging: stopping completes the log (what idle
+            # connections sent, how they ended)
+        verdict = judge(scenario, judged, world.log, outcome)
+        return Result(scenario, verdict, spec=spec, output=outcome.output, calls=outcome.calls,
+                      trace=trace(world.log, judged.roles, judged.endpoints))  # fmt: skip
 
     def close(self) -> None:
         for subject in self._subjects.values():
