@@ -5,6 +5,7 @@ matrix-resolver-conformance coverage [--output PATH] [--check]
 matrix-resolver-conformance diff OLD NEW [--format json|markdown]
 matrix-resolver-conformance spec-changes [--output PATH] [--check]
 matrix-resolver-conformance implementations [--run] [--only NAMES]
+matrix-resolver-conformance render REPORT.json [REPORT.json ...] [--output PATH]
 """
 
 from __future__ import annotations
@@ -74,6 +75,24 @@ def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    """JSON reports -> one self-contained HTML page (one matrix column per report)."""
+    from matrix_resolver_conformance.report.html import ReportError, load, render
+
+    try:
+        reports = [load(path) for path in args.reports]
+        page = render(reports, title=args.title, labels=args.label or None)
+    except ReportError as e:
+        print(f"matrix-resolver-conformance render: {e}", file=sys.stderr)
+        return 2
+    if args.output == "-":
+        sys.stdout.write(page)
+    else:
+        Path(args.output).write_text(page, encoding="utf-8")
+        print(f"wrote {args.output} ({len(page.encode()) // 1024} KiB, {len(reports)} report(s))")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else argv)
@@ -114,6 +133,18 @@ def _main(argv: list[str]) -> int:
     p_sc.add_argument("--check", action="store_true", help="fail if --output is out of date")
     p_sc.set_defaults(run=_spec_changes)
     sub.add_parser("implementations", help="run real implementations, write the results page")
+    p_render = sub.add_parser(
+        "render", help="JSON report(s) -> one self-contained HTML page (docs/report-format.md)"
+    )
+    p_render.add_argument("reports", nargs="+", metavar="REPORT.json")
+    p_render.add_argument("--output", default="report.html", help="file, or - for stdout")
+    p_render.add_argument("--title", help="the page's title (default: the implementations)")
+    p_render.add_argument(
+        "--label",
+        action="append",
+        help="a column's name, once per report in order (default: each report's resolver)",
+    )
+    p_render.set_defaults(run=_render)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

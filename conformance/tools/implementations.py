@@ -1,4 +1,5 @@
-"""docs/implementations.md: the catalog against real implementations, with every failure explained.
+"""docs/implementations.md (and .html): the catalog against real implementations, with every failure
+explained.
 
     matrix-resolver-conformance implementations [--run] [--only synapse,rocketchat]
 
@@ -6,7 +7,9 @@
 JSON report into docs/reports/); without it the page is rebuilt from the reports already there.
 Each failure is joined with its investigation in docs/findings.toml (hand-written: is it the
 implementation's deviation from the spec, or the suite's fault?). A failure without one is shown
-as NOT INVESTIGATED and makes the command exit 1.
+as NOT INVESTIGATED and makes the command exit 1. docs/implementations.html is the same data as
+one self-contained page (report/html.py): the implementation x scenario matrix, each result with
+its investigation and, for reports that have one, the sequence diagram of its trace.
 """
 
 from __future__ import annotations
@@ -128,6 +131,26 @@ def render(
     return "\n".join(lines) + "\n", missing
 
 
+def render_html(
+    reports: dict[str, dict[str, Any]], findings: dict[tuple[str, str], dict[str, str]]
+) -> str:
+    """docs/implementations.html: the same reports and findings as the Markdown page."""
+    from matrix_resolver_conformance.report.html import render as render_page
+
+    labels = [IMPLEMENTATIONS.get(n, n) for n in reports]
+    notes = {
+        (IMPLEMENTATIONS.get(impl, impl), scenario): f"{f['verdict']}: {f['summary']}"
+        for (impl, scenario), f in findings.items()
+        if impl in reports
+    }
+    return render_page(
+        list(reports.values()),
+        title="Real implementations against the catalog",
+        labels=labels,
+        notes=notes,
+    )
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
@@ -149,6 +172,7 @@ def main(argv: list[str]) -> int:
     findings = load_findings(docs / "findings.toml")
     page, missing = render(reports, findings)
     (docs / "implementations.md").write_text(page, encoding="utf-8")
+    (docs / "implementations.html").write_text(render_html(reports, findings), encoding="utf-8")
     summary = {
         n: {
             "version": reports[n].get("resolver_version"),
@@ -160,5 +184,5 @@ def main(argv: list[str]) -> int:
     (docs / "implementations.json").write_text(
         json.dumps(summary, indent=1) + "\n", encoding="utf-8"
     )
-    print(f"wrote {docs / 'implementations.md'}; {missing} failure(s) not investigated")
+    print(f"wrote {docs / 'implementations.md'} and .html; {missing} failure(s) not investigated")
     return 1 if missing else 0
