@@ -90,17 +90,41 @@ def add_options(parser: pytest.Parser) -> None:
 
 def rewrite_shorthands(args: list[str], parser: pytest.Parser) -> None:
     """`--resolver=X` -> `--conformance-resolver=X`, `--pyargs conformance` -> our package, in
-    place, unless another plugin (or conftest) has registered that name."""
-    taken = {name for opt in _all_options(parser) for name in opt.names()}
+    place, unless another plugin (or conftest) has registered that name. Only options and
+    positional arguments are rewritten, never an option's value (`-m conformance`)."""
+    options = {name: opt for opt in _all_options(parser) for name in opt.names()}
+    positional: list[int] = []
+    value_next = False
     for i, arg in enumerate(args):
-        flag, sep, value = arg.partition("=")
-        if flag in SHORTHANDS and flag not in taken:
-            args[i] = SHORTHANDS[flag] + sep + value
+        if value_next:
+            value_next = False
+        elif arg == "--":
+            positional += range(i + 1, len(args))
+            break
+        elif arg.startswith("--"):
+            flag, sep, value = arg.partition("=")
+            if flag in SHORTHANDS and flag not in options:
+                args[i] = SHORTHANDS[flag] + sep + value
+            value_next = not sep and flag in options and _takes_value(options[flag])
+        elif arg.startswith("-") and len(arg) > 1:
+            value_next = arg[:2] == arg and arg in options and _takes_value(options[arg])
+        else:
+            positional.append(i)
     if "--pyargs" in args and _checkout_name_is_ours():
-        for i, arg in enumerate(args):
-            head, sep, rest = arg.partition("::")
+        for i in positional:
+            head, sep, rest = args[i].partition("::")
             if head == CHECKOUT_NAME or head.startswith(CHECKOUT_NAME + "."):
                 args[i] = PACKAGE + head[len(CHECKOUT_NAME) :] + sep + rest
+
+
+def _takes_value(option: Any) -> bool:
+    """Does this option (a pytest Argument) take the next argument as its value?"""
+    attrs = option.attrs()
+    nargs = attrs.get("nargs")
+    if nargs is not None:
+        return bool(nargs != 0)
+    action = attrs.get("action", "store")  # pytest 8 keeps the name; 9 the argparse Action
+    return not isinstance(action, str) or action in ("store", "append", "extend")
 
 
 def _all_options(parser: pytest.Parser) -> list[Any]:

@@ -23,11 +23,11 @@ from matrix_resolver_conformance.options import (
     read_options,
     rewrite_shorthands,
 )
-from matrix_resolver_conformance.session import Suite
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when a run targets the scenarios (asyncio and ssl are not cheap)
     from matrix_resolver_conformance.catalog.model import Scenario
     from matrix_resolver_conformance.run.runtime import Runtime
+    from matrix_resolver_conformance.session import Suite
 
 SCENARIO_FILE = PACKAGE_DIR / "test_scenarios.py"
 SCENARIO_TEST = "test_scenario"
@@ -95,16 +95,18 @@ def _pyarg_path(name: str) -> Path | None:
 def _suite(config: pytest.Config) -> Suite:
     """The run's state; made on demand for runs that reached the scenarios unannounced."""
     if SUITE not in config.stash:
-        _start_suite(config)
+        _start_suite(config, start=False)
     return config.stash[SUITE]
 
 
-def _start_suite(config: pytest.Config) -> None:
+def _start_suite(config: pytest.Config, start: bool = True) -> None:
+    from matrix_resolver_conformance.session import Suite
+
     suite = Suite(config, read_options(config))
     config.stash[SUITE] = suite
     config.pluginmanager.register(suite, "matrix-resolver-conformance-suite")
     config.add_cleanup(suite.close)
-    suite.prepare()
+    suite.prepare(start)
 
 
 # -- collection --------------------------------------------------------------------------------

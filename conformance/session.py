@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from matrix_resolver_harness.netns import NetworkSetup
 
 ENTRY = "conformance-entry"  # the user property that carries a result to the controller
+PROPERTIES = ("step", "level", "spec", "sentence")  # what JUnit shows of a scenario
 BUILT_IN = "reference"
 
 
@@ -63,17 +64,27 @@ class Suite:
         self._subject: Subject | None = None
         self.factory: Callable[..., Any] | None = None  # in-process mode only
         self._fallback = ""  # why there is no private namespace, when auto mode fell back
+        self._fallback_cause = ""  # what refused it (a key of netns_holder.refusal_cause)
+        self._network_text = ""  # the header's account of it (the controller closes its own)
 
     # -- before the run -----------------------------------------------------------------------
 
-    def prepare(self) -> None:
+    def prepare(self, start: bool = True) -> None:
         """Check everything that can fail before any scenario runs (not in xdist workers: the
-        controller has, and an error there is one line instead of a worker crash each)."""
+        controller has, and an error there is one line instead of a worker crash each).
+        `start`: also start the implementation (runs that target the scenarios)."""
         if self.worker:
             return
         self.network = self._open_network()
+        self._network_text = self.network.describe()
         if self.options.in_process:
             self._load_in_process()
+        elif not start:
+            pass
+        elif self.controller and self.options.resolver == BUILT_IN:
+            from matrix_resolver_conformance import __version__
+
+            self.version = f"matrix-resolver-conformance {__version__}"
         elif self.controller:  # a probe: the workers start their own
             probe = self._isolated(self.network)
             loop = asyncio.new_event_loop()
@@ -96,16 +107,22 @@ class Suite:
         from matrix_resolver_conformance.run.unavailable import ways_out
         from matrix_resolver_harness.netns import NetworkUnavailable, open_network
 
-        def fell_back(reason: str) -> None:
-            self._fallback = reason
+        def fell_back(refusal: NetworkUnavailable) -> None:
+            self._fallback, self._fallback_cause = refusal.reason, refusal.cause
 
+        mode = self.options.netns
         try:
-            network = open_network(self.options.netns, on_fallback=fell_back)
+            network = open_network(mode, on_fallback=fell_back)
         except NetworkUnavailable as e:
-            raise pytest.UsageError(ways_out(e.reason, e.cause)) from None
+            raise pytest.UsageError(ways_out(e.reason, e.cause, mode)) from None
         if not network.private and not network.can_bind_privileged():
             network.close()
-            raise pytest.UsageError(ways_out(self._fallback or network.detail, "host"))
+            if self._fallback:
+                reason = f"{self._fallback}, and ports below 1024 cannot be bound here instead"
+                raise pytest.UsageError(ways_out(reason, self._fallback_cause, mode))
+            reason = "no private namespace (--conformance-netns=off), and ports below 1024 cannot "
+            reason += "be bound here"
+            raise pytest.UsageError(ways_out(reason, "off", mode))
         return network
 
     def _load_in_process(self) -> None:
@@ -139,8 +156,8 @@ class Suite:
             f"conformance: resolver {what}, run in {mode}",
             f"conformance: rule set {o.ruleset_label}; failing level {o.level} and above",
         ]
-        if self.network is not None:
-            lines.append(f"conformance: network: {self.network.describe()}")
+        if self._network_text:
+            lines.append(f"conformance: network: {self._network_text}")
         if self._fallback:
             lines.append(
                 f"conformance: NO PRIVATE NAMESPACE ({self._fallback}): scenarios "
@@ -179,6 +196,9 @@ class Suite:
 
         result = runtime.run(scenario, self.subject(), spec=ruleset)
         item = request.node
+        item.user_properties[:] = [  # a rerun (pytest-rerunfailures) replaces the last run's
+            (k, v) for k, v in item.user_properties if k not in (*PROPERTIES, ENTRY)
+        ]
         item.user_properties += [
             ("step", scenario.step),
             ("level", scenario.level),
@@ -214,7 +234,7 @@ class Suite:
         message (level and first problem) and JUnit its class (the step)."""
         if self.worker:
             return  # the entry must travel to the controller untouched
-        raw = next((v for k, v in report.user_properties if k == ENTRY), None)
+        raw = next((v for k, v in reversed(report.user_properties) if k == ENTRY), None)
         if raw is None:
             return
         report.user_properties = [(k, v) for k, v in report.user_properties if k != ENTRY]

@@ -181,10 +181,10 @@ class NetworkSetup:
 
 
 def open_network(
-    mode: str = "auto", on_fallback: Callable[[str], None] | None = None
+    mode: str = "auto", on_fallback: Callable[[NetworkUnavailable], None] | None = None
 ) -> NetworkSetup:
     """A private namespace ("auto", "require") or the machine's loopback ("off", or "auto" where
-    no namespace can be had; `on_fallback` hears why)."""
+    no namespace can be had; `on_fallback` hears why: the refusal, with its cause)."""
     if mode == "off":
         return _host("not tried (--conformance-netns=off)")
     try:
@@ -193,7 +193,7 @@ def open_network(
         if mode == "require":
             raise
         if on_fallback is not None:
-            on_fallback(e.reason)
+            on_fallback(e)
         return _host(e.reason)
 
 

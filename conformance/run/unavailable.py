@@ -29,24 +29,27 @@ def privileged_ports() -> list[int]:
     return sorted(ports)
 
 
-def ways_out(reason: str, cause: str) -> str:
+def ways_out(reason: str, cause: str, mode: str = "auto") -> str:
+    """The one-line message for a world that cannot be built: `reason` in words, `cause` the
+    key of what refused the private namespace (netns_holder.refusal_cause; "off" when none was
+    tried), `mode` the --conformance-netns asked for. The machine's loopback is offered last:
+    its IPv6 scenarios cannot run, so it needs --conformance-allow-unavailable as well."""
     ways = []
     if cause in FIXES:
         ways.append(FIXES[cause])
+    if cause == "off":
+        ways.append("drop --conformance-netns=off (a private namespace needs no bindable ports)")
     if os.geteuid() != 0:
         ways.append('run as root: sudo -E env PATH="$PATH" pytest ...')
     ports = privileged_ports()
-    if cause != "host":
-        ways.append(
-            f"or --conformance-netns=off, after sudo sysctl -w "
-            f"net.ipv4.ip_unprivileged_port_start={ports[0]} (the catalog binds ports "
-            f"{', '.join(map(str, ports))}); IPv6 scenarios cannot run there"
-        )
-    else:
-        ways.append(
-            f"ports {', '.join(map(str, ports))} must be bindable "
-            f"(sudo sysctl -w net.ipv4.ip_unprivileged_port_start={ports[0]})"
-        )
+    flags = "--conformance-allow-unavailable"
+    if mode == "require":
+        flags = "--conformance-netns=off " + flags
+    ways.append(
+        f"or run on the machine's loopback without the IPv6 scenarios: sudo sysctl -w "
+        f"net.ipv4.ip_unprivileged_port_start={ports[0]} (the catalog binds ports "
+        f"{', '.join(map(str, ports))}), then pass {flags}"
+    )
     return (
         f"matrix-resolver-conformance: cannot build the fake world: {reason}. Ways out: "
         + "; ".join(ways)
