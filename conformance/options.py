@@ -18,7 +18,11 @@ import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 LEVELS = ("required", "recommended", "robustness")  # as catalog.model.LEVELS (a test checks)
-SHORTHANDS = {"--resolver": "--conformance-resolver"}
+SHORTHANDS = {
+    "--resolver": "--conformance-resolver",
+    "--homeserver": "--conformance-homeserver",
+    "--homeserver-bin": "--conformance-homeserver-bin",
+}
 PACKAGE = "matrix_resolver_conformance"
 CHECKOUT_NAME = "conformance"  # `pytest --pyargs conformance`, as README has always said
 
@@ -33,6 +37,21 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="MODULE:ATTR|NAME|exec:COMMAND",
         help="the implementation under test (default: the built-in 'reference'); "
         "--resolver=... is the same, unless another plugin owns that name",
+    )
+    add(
+        "--conformance-homeserver",
+        dest="conformance_homeserver",
+        default=None,
+        metavar="NAME|PROFILE.toml",
+        help="a whole homeserver process as the implementation under test: a shipped profile "
+        "(synapse) or a profile file (README, 'Whole homeservers'); --homeserver=... is the same",
+    )
+    add(
+        "--conformance-homeserver-bin",
+        dest="conformance_homeserver_bin",
+        default=None,
+        metavar="PATH",
+        help="the homeserver's program, instead of the profile's `bin` (--homeserver-bin=...)",
     )
     add(
         "--conformance-level",
@@ -56,6 +75,13 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         metavar="PATH",
         help="write a JSON report of every scenario's outcome to PATH",
+    )
+    add(
+        "--conformance-html",
+        dest="conformance_html",
+        default=None,
+        metavar="PATH",
+        help="write a self-contained HTML report (grid, matrix, sequence diagrams) to PATH",
     )
     add(
         "--conformance-step-timeout",
@@ -151,6 +177,9 @@ class RunOptions:
     spec: str
     rulesets: tuple[str, ...]
     report: str | None
+    html: str | None
+    homeserver: str | None
+    homeserver_bin: str | None
     step_timeout: float
     netns: str
     allow_unavailable: bool
@@ -174,15 +203,22 @@ def read_options(config: pytest.Config) -> RunOptions:
         rulesets = tuple(selection(spec))
     except RuleSetError as e:
         raise pytest.UsageError(f"--conformance-spec={spec}: {e}") from None
-    report = get("conformance_report")
-    if report:
-        _check_writable(report)
+    report, html = get("conformance_report"), get("conformance_html")
+    for option, path in (("report", report), ("html", html)):
+        if path:
+            _check_writable(option, path)
+    homeserver = get("conformance_homeserver")
+    if homeserver and get("conformance_resolver") != "reference":
+        raise pytest.UsageError("give --resolver or --homeserver, not both")
     return RunOptions(
         resolver=get("conformance_resolver"),
         level=get("conformance_level"),
         spec=spec,
         rulesets=rulesets,
         report=report,
+        html=html,
+        homeserver=homeserver,
+        homeserver_bin=get("conformance_homeserver_bin"),
         step_timeout=timeout,
         netns=get("conformance_netns"),
         allow_unavailable=get("conformance_allow_unavailable"),
@@ -190,13 +226,13 @@ def read_options(config: pytest.Config) -> RunOptions:
     )
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(option: str, path: str) -> None:
     """A report that cannot be written must stop the run before it starts, not after."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise pytest.UsageError(f"--conformance-report={path}: is a directory")
+        raise pytest.UsageError(f"--conformance-{option}={path}: is a directory")
     if not folder.is_dir():
-        raise pytest.UsageError(f"--conformance-report={path}: no directory {folder}")
+        raise pytest.UsageError(f"--conformance-{option}={path}: no directory {folder}")
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise pytest.UsageError(f"--conformance-report={path}: not writable")
+        raise pytest.UsageError(f"--conformance-{option}={path}: not writable")

@@ -148,7 +148,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(f"scenario catalog: {e}") from None
     metafunc.parametrize("scenario", catalog, ids=[s.id for s in catalog])
     if len(suite.options.rulesets) > 1:
-        metafunc.parametrize("ruleset", suite.options.rulesets)
+        metafunc.parametrize("conformance_ruleset", suite.options.rulesets)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -168,7 +168,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
-def ruleset(pytestconfig: pytest.Config) -> str:
+def conformance_ruleset(pytestconfig: pytest.Config) -> str:
     """The rule set a scenario is judged by (parametrized when several are selected)."""
     return _suite(pytestconfig).options.rulesets[0]
 
@@ -181,7 +181,7 @@ def conformance_runtime(pytestconfig: pytest.Config) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def run_scenario(
+def conformance_run_scenario(
     request: pytest.FixtureRequest, conformance_runtime: Runtime
 ) -> Callable[[Scenario, str], None]:
     """Run one scenario against the selected resolver and turn its verdict into a test outcome."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,6 +22,8 @@ from matrix_resolver_conformance.options import LEVELS, RunOptions
 
 if TYPE_CHECKING:
     from matrix_resolver_conformance.catalog.model import Scenario
+    from matrix_resolver_conformance.homeservers.profile import Profile
+    from matrix_resolver_conformance.homeservers.subject import HomeserverSubject
     from matrix_resolver_conformance.isolation.subject import IsolatedSubject
     from matrix_resolver_conformance.run.runtime import Runtime, Subject
     from matrix_resolver_harness.netns import NetworkSetup
@@ -63,6 +67,7 @@ class Suite:
         self._runtime: Runtime | None = None
         self._subject: Subject | None = None
         self.factory: Callable[..., Any] | None = None  # in-process mode only
+        self.profile: Profile | None = None  # --homeserver only
         self._fallback = ""  # why there is no private namespace, when auto mode fell back
         self._fallback_cause = ""  # what refused it (a key of netns_holder.refusal_cause)
         self._network_text = ""  # the header's account of it (the controller closes its own)
@@ -75,12 +80,18 @@ class Suite:
         `start`: also start the implementation (runs that target the scenarios)."""
         if self.worker:
             return
+        if self.options.homeserver:
+            self.profile = self._load_profile()
         self.network = self._open_network()
         self._network_text = self.network.describe()
+        if self.config.option.collectonly:
+            start = False  # --co: nothing runs, nothing needs starting
         if self.options.in_process:
             self._load_in_process()
         elif not start:
             pass
+        elif self.options.homeserver:
+            self._probe_homeserver()
         elif self.controller and self.options.resolver == BUILT_IN:
             from matrix_resolver_conformance import __version__
 
@@ -125,6 +136,42 @@ class Suite:
             raise pytest.UsageError(ways_out(reason, "off", mode))
         return network
 
+    def _load_profile(self) -> Profile:
+        from matrix_resolver_conformance.homeservers.profile import ProfileError, load_profile
+
+        assert self.options.homeserver is not None
+        try:
+            return load_profile(self.options.homeserver)
+        except ProfileError as e:
+            raise pytest.UsageError(str(e)) from None
+
+    def _homeserver(self, runtime: Runtime) -> HomeserverSubject:
+        from matrix_resolver_conformance.homeservers.subject import HomeserverSubject
+
+        if self.profile is None:
+            self.profile = self._load_profile()
+        return HomeserverSubject(self.profile, runtime.network, runtime.pki.ca_file,
+                                 self.options.homeserver_bin)  # fmt: skip
+
+    def _probe_homeserver(self) -> None:
+        """Start it once before anything runs: a server that cannot start is one message with
+        its last output, not a failure per scenario. Serial runs keep it for the run."""
+        from matrix_resolver_conformance.homeservers.process import HomeserverFailed
+
+        runtime = self.runtime()
+        subject = self._homeserver(runtime)
+        self.version = subject.version()
+        try:
+            runtime.loop.run_until_complete(subject.start())
+        except HomeserverFailed as e:
+            runtime.loop.run_until_complete(subject.aclose())
+            raise pytest.UsageError(f"--homeserver={self.options.homeserver}: {e}") from None
+        if self.controller:
+            runtime.loop.run_until_complete(subject.aclose())
+            self.close_runtime()
+        else:
+            self._subject = subject
+
     def _load_in_process(self) -> None:
         from matrix_resolver_conformance.run.resolvers import ResolverLoadError, describe, load
 
@@ -152,8 +199,15 @@ class Suite:
         o = self.options
         what = o.resolver + (f" ({self.version})" if self.version else "")
         mode = "in this process (unprotected)" if o.in_process else "a process per scenario"
+        if o.homeserver:
+            what = o.homeserver + (f" ({self.version})" if self.version else "")
+            assert self.profile is not None
+            mode = {
+                "fresh-names": "one server process, fresh names per scenario",
+                "fresh-process": "a server process per scenario",
+            }[self.profile.isolation]
         lines = [
-            f"conformance: resolver {what}, run in {mode}",
+            f"conformance: {'homeserver' if o.homeserver else 'resolver'} {what}, run in {mode}",
             f"conformance: rule set {o.ruleset_label}; failing level {o.level} and above",
         ]
         if self._network_text:
@@ -186,7 +240,9 @@ class Suite:
             assert self.factory is not None
             return self.factory
         if self._subject is None:
-            self._subject = self._isolated(self.runtime().network)
+            runtime = self.runtime()
+            self._subject = (self._homeserver(runtime) if self.options.homeserver
+                             else self._isolated(runtime.network))  # fmt: skip
         return self._subject
 
     def judge(
@@ -213,16 +269,22 @@ class Suite:
         verdict = result.verdict
         if verdict.passed:
             return
-        text = f"{verdict.message}\nrule set {ruleset}; resolver {self.options.resolver}"
+        what = (
+            f"homeserver {o}"
+            if (o := self.options.homeserver)
+            else f"resolver {self.options.resolver}"
+        )
+        text = f"{verdict.message}\nrule set {ruleset}; {what}"
         if self.config.option.tbstyle == "long":
             text += "".join(
                 f"\n{c.what} traceback:\n{c.traceback}" for c in result.calls if c.traceback
             )
-        if LEVELS.index(scenario.level) <= LEVELS.index(self.options.level):
+        worst = min(verdict.failures, key=lambda f: LEVELS.index(f.level))
+        if LEVELS.index(worst.level) <= LEVELS.index(self.options.level):
             pytest.fail(text, pytrace=False)
         pytest.xfail(
             f"below --conformance-level={self.options.level} (not failing the run): "
-            f"{verdict.problems[0]}"
+            f"[{worst.rule}, {worst.level}] {worst.message}"
         )
 
     # -- where the results meet ---------------------------------------------------------------
@@ -242,7 +304,7 @@ class Suite:
         if report.when == "call" or report.skipped:
             self.results[report.nodeid] = result
         if report.failed and result["problems"]:
-            message = f"[{result['level']}] {result['problems'][0]}"
+            message = _first_line(result)
             report.longrepr = ConformanceFailure(  # type: ignore[assignment]  # a TerminalRepr by duck typing (toterminal, reprcrash): the real class is private
                 str(report.longrepr), message, report.fspath
             )
@@ -273,22 +335,38 @@ class Suite:
         tr = terminalreporter
         o = self.options
         gate = LEVELS.index(o.level)
-        below = [r for r in results if r["outcome"] == "failed" and LEVELS.index(r["level"]) > gate]
+        below = [
+            r
+            for r in results
+            if r["outcome"] == "failed" and LEVELS.index(summary.counted_level(r)) > gate
+        ]
         if below:
             tr.section(f"conformance: {len(below)} failure(s) below --conformance-level={o.level}")
             for r in below:
-                tr.write_line(
-                    f"[{r['level']}] {r['id']}: {r['problems'][0] if r['problems'] else ''}"
-                )
+                tr.write_line(f"{_first_line(r)} ({r['id']})")
+        tr.section("conformance: summary")
+        for line in summary.text_tables(results):
+            tr.write_line(line)
         missing = summary.unavailable_lines(results, o.allow_unavailable)
         if missing:
             tr.section("conformance: scenarios this machine could not run", red=True, bold=True)
             for line in missing:
                 tr.write_line(line, red=not o.allow_unavailable, bold=True)
-        tr.write_line(summary.summary_line(results, o.resolver, o.ruleset_label))
+        label = o.homeserver or o.resolver
+        tr.write_line(summary.summary_line(results, label, o.ruleset_label))
+        document = json_report.document(results, label, o.ruleset_label, self.version)
         if o.report:
-            json_report.write(o.report, results, o.resolver, o.ruleset_label, self.version)
+            json_report.write(o.report, document)
             tr.write_line(f"conformance report written to {o.report}")
+        if o.html:
+            from matrix_resolver_conformance.report.html import render
+
+            Path(o.html).write_text(render([document]), encoding="utf-8")
+            tr.write_line(f"conformance HTML report written to {o.html}")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as f:
+                f.write(summary.markdown(results, label, o.ruleset_label))
 
     def finish(self, session: pytest.Session) -> None:
         if self.worker or self.options.allow_unavailable:
@@ -310,6 +388,15 @@ class Suite:
         if self.network is not None:
             self.network.close()
             self.network = None
+
+
+def _first_line(result: dict[str, Any]) -> str:
+    """A failure in one line (JUnit's message): its worst broken rule, with that rule's level."""
+    failures = result.get("failures") or []
+    if not failures:
+        return f"[{result['level']}] {result['problems'][0]}"
+    worst = min(failures, key=lambda f: LEVELS.index(f["level"]))
+    return f"[{worst['level']}] {worst['rule']}: {worst['message']}"
 
 
 __all__ = ["ENTRY", "ConformanceFailure", "Suite"]

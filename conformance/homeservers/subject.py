@@ -80,6 +80,10 @@ class HomeserverSubject:
             return f"unknown ({e})"
         return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else None
 
+    async def start(self) -> None:
+        """Start the server now (a probe before the run); HomeserverFailed if it cannot."""
+        await self._ensure()
+
     async def _ensure(self) -> HomeserverProcess:
         if self._failed is not None:
             raise HomeserverFailed(self._failed)

@@ -40,7 +40,10 @@ def plan(trace: Mapping[str, Any] | None, problems: Iterable[str] = ()) -> dict[
     sites: Mapping[str, Mapping[str, Any]] = trace.get("sites") or {}
     events: list[Mapping[str, Any]] = list(trace.get("events") or [])
     messages = list(problems)
-    disallowed = {s for s in sites if any(f" {s} (allowed: " in m for m in messages)}
+    if any("well_known" in info for info in sites.values()):  # trace format 2 says it
+        disallowed = {s for s, info in sites.items() if not info.get("well_known")}
+    else:  # format 1: read it off the judge's messages
+        disallowed = {s for s in sites if any(f" {s} (allowed: " in m for m in messages)}
     lanes: list[dict[str, Any]] = [
         _lane("resolver", "resolver", "the implementation under test"),
         _lane("DNS", "dns", "the world's authoritative server"),

@@ -1,4 +1,9 @@
-"""The lines a run ends with: per level, what fell below the gate, what could not run here."""
+"""The lines a run ends with: per level, per step and per rule set; what fell below the gate;
+what could not run here. The same tables go to $GITHUB_STEP_SUMMARY as Markdown.
+
+A scenario is counted once: at its own level when it passed, at the level of the worst rule it
+broke when it failed (an SNI scenario that sent a wrong Host counts as a required failure).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,107 @@ from collections import Counter
 from typing import Any
 
 LEVELS = ("required", "recommended", "robustness")
+STEP_ORDER = ("1", "2", "3", "3.1", "3.2", "3.3", "3.4", "3.5", "4", "5", "6", "tls", "grammar")
+
+
+def _level_order(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
+
+
+def counted_level(r: dict[str, Any]) -> str:
+    """The level a result counts at (see the module docstring)."""
+    failures = r.get("failures") or []
+    if r["outcome"] == "failed" and failures:
+        return min((f["level"] for f in failures), key=_level_order)
+    return str(r["level"])
+
+
+def broken_rules(results: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    """(level, rule) -> how many scenarios broke it."""
+    out: Counter[tuple[str, str]] = Counter()
+    for r in results:
+        for level, rule in {(f["level"], f["rule"]) for f in r.get("failures") or []}:
+            out[(level, rule)] += 1
+    return out
 
 
 def summary_line(results: list[dict[str, Any]], resolver: str, spec: str) -> str:
     by_level: dict[str, Counter[str]] = {}
     for r in results:
-        by_level.setdefault(r["level"], Counter())[r["outcome"]] += 1
+        by_level.setdefault(counted_level(r), Counter())[r["outcome"]] += 1
     parts = []
     for level in sorted(by_level, key=_level_order):
         counts = by_level[level]
         ran = counts["passed"] + counts["failed"]
         skipped = f" ({counts['skipped']} skipped)" if counts["skipped"] else ""
         parts.append(f"{level} {counts['passed']}/{ran} passed{skipped}")
-    return f"conformance of {resolver} to rule set {spec}: " + ", ".join(parts)
+    line = f"conformance of {resolver} to rule set {spec}: " + ", ".join(parts)
+    broken = broken_rules(results)
+    if broken:
+        shown = ", ".join(
+            f"{rule} ({level}) x{n}"
+            for (level, rule), n in sorted(
+                broken.items(), key=lambda kv: (_level_order(kv[0][0]), kv[0][1])
+            )
+        )
+        line += f"; rules broken: {shown}"
+    return line
+
+
+def _table(results: list[dict[str, Any]], key: str, order: tuple[str, ...] = ()) -> list[list[str]]:
+    """Rows [key, passed, failed, of which required, skipped] grouped by r[key]."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault(str(r[key]), []).append(r)
+
+    def rank(name: str) -> tuple[int, str]:
+        return (order.index(name) if name in order else len(order), name)
+
+    rows = []
+    for name in sorted(groups, key=rank):
+        rs = groups[name]
+        failed = [r for r in rs if r["outcome"] == "failed"]
+        rows.append([name, str(sum(r["outcome"] == "passed" for r in rs)), str(len(failed)),
+                     str(sum(counted_level(r) == "required" for r in failed)),
+                     str(sum(r["outcome"] == "skipped" for r in rs))])  # fmt: skip
+    return rows
+
+
+HEADINGS = ["passed", "failed", "of them required", "skipped"]
+
+
+def tables(results: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
+    """The per-step table, and the per-rule-set one when several rule sets ran."""
+    out = {"step": _table(results, "step", STEP_ORDER)}
+    specs = [r["spec"] for r in results]
+    if len(set(specs)) > 1:
+        out["rule set"] = _table(results, "spec", tuple(dict.fromkeys(specs)))
+    return out
+
+
+def text_tables(results: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for name, rows in tables(results).items():
+        head = [name, *HEADINGS]
+        widths = [max(len(c) for c in col) for col in zip(head, *rows, strict=True)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+        lines += ["  ".join(c.rjust(w) if i else c.ljust(w)
+                            for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+                  for row in rows]  # fmt: skip
+        lines.append("")
+    return lines[:-1]
+
+
+def markdown(results: list[dict[str, Any]], resolver: str, spec: str) -> str:
+    """The summary for $GITHUB_STEP_SUMMARY."""
+    out = ["### Matrix server-name resolution conformance", "",
+           summary_line(results, resolver, spec), ""]  # fmt: skip
+    for name, rows in tables(results).items():
+        out += [f"| {name} | " + " | ".join(HEADINGS) + " |",
+                "|---|" + "---:|" * len(HEADINGS)]  # fmt: skip
+        out += ["| " + " | ".join(row) + " |" for row in rows]
+        out.append("")
+    return "\n".join(out) + "\n"
 
 
 def unavailable_lines(results: list[dict[str, Any]], allowed: bool) -> list[str]:
@@ -39,7 +132,3 @@ def unavailable_lines(results: list[dict[str, Any]], allowed: bool) -> list[str]
             "--conformance-allow-unavailable to accept a partial run"
         )
     return lines
-
-
-def _level_order(level: str) -> int:
-    return LEVELS.index(level) if level in LEVELS else len(LEVELS)

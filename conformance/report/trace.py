@@ -1,7 +1,8 @@
 """A scenario's observation log as structured data, for reports that are re-rendered later.
 
-Format version TRACE_VERSION (docs/report-format.md): `{"sites": {label: {"role", "endpoints"}},
-"events": [...]}`, events in the order the world saw them, each with `t` (milliseconds since the
+Format version TRACE_VERSION (docs/report-format.md): `{"sites": {label: {"role", "endpoints",
+"well_known"}}, "events": [...]}` (`well_known`: the well-known may be asked there; from version
+2), events in the order the world saw them, each with `t` (milliseconds since the
 world started) and `kind`:
 
 - `dns`: transport, name, type, outcome; for bytes that were no query: readable false, size, raw
@@ -17,12 +18,20 @@ from typing import Any
 
 from matrix_resolver_harness.observations import Connection, DnsQuery, HttpRequest, ObservationLog
 
-TRACE_VERSION = 1
+TRACE_VERSION = 2
 
 
-def trace(log: ObservationLog, roles: dict[str, str], endpoints: dict[str, str]) -> dict[str, Any]:
-    sites = {label: {"role": role, "endpoints": endpoints.get(label, "")}
-             for label, role in sorted(roles.items())}  # fmt: skip
+def trace(
+    log: ObservationLog,
+    roles: dict[str, str],
+    endpoints: dict[str, str],
+    well_known_at: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    sites = {
+        label: {"role": role, "endpoints": endpoints.get(label, ""),
+                "well_known": label in well_known_at}
+        for label, role in sorted(roles.items())
+    }  # fmt: skip
     events = []
     for t, event in log.events:
         ms = round(t * 1000, 2)

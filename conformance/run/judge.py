@@ -293,6 +293,6 @@ def _message(scenario: Scenario, v: Verdict, log: ObservationLog, drive: DriveOu
         lines += [f'  {rule} rule: "{sentence}"' for rule, sentence in sorted(others)]
     lines.append("what the world saw, in order:")
     lines += [f"  {line}" for line in log.describe()] or ["  (nothing)"]
-    lines.append("the resolver:")
+    lines.append("the implementation under test:")
     lines += [f"  {c.what} {c.summary}" for c in drive.calls] or ["  (no fetch completed)"]
     return "\n".join(lines)

@@ -169,7 +169,8 @@ class Runtime:
             # connections sent, how they ended)
         verdict = judge(scenario, judged, world.log, outcome)
         return Result(scenario, verdict, spec=spec, output=outcome.output, calls=outcome.calls,
-                      trace=trace(world.log, judged.roles, judged.endpoints))  # fmt: skip
+                      trace=trace(world.log, judged.roles, judged.endpoints,
+                                  judged.well_known_at))  # fmt: skip
 
     def close(self) -> None:
         for subject in self._subjects.values():
