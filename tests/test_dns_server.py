@@ -336,3 +336,48 @@ def test_ipv6_host() -> None:
             await server.stop()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("fault", ["SERVFAIL", "NOTIMP", "REFUSED", "FORMERR", "TRUNCATED"])
+def test_faults_fail_the_query_promptly(fault: str) -> None:
+    """Each fault makes the reference's DNS client report a failed lookup (not 'not found'),
+    without waiting for a timeout."""
+    from matrix_resolver_conformance.reference.dns_client import DnsClient, DnsLookupError
+
+    zone = Zone(
+        records=[Record("_matrix-fed._tcp.f.test", "SRV", "10 0 8448 t.test.")],
+        faults={"_matrix-fed._tcp.f.test SRV": fault},
+    )
+
+    async def run() -> None:
+        async with serving(zone) as (server, _):
+            client = DnsClient(server.address, TIMEOUT)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(DnsLookupError):
+                await client.srv("_matrix-fed._tcp.f.test")
+            assert asyncio.get_running_loop().time() - started < TIMEOUT / 2
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("fault", ["SILENT", "WRONG-QUESTION"])
+def test_one_unanswered_family_costs_only_the_resolution_delay(fault: str) -> None:
+    """A family that never answers (or answers another question) gives way to the other after
+    RESOLUTION_DELAY, not after the whole timeout; a mismatched reply is never used."""
+    from matrix_resolver_conformance.reference.dns_client import RESOLUTION_DELAY, DnsClient
+
+    zone = Zone(
+        records=[Record("h.test", "A", "127.0.0.20"), Record("h.test", "AAAA", "fd00::20")],
+        faults={"h.test AAAA": fault},
+    )
+
+    async def run() -> None:
+        async with serving(zone) as (server, _):
+            client = DnsClient(server.address, TIMEOUT)
+            started = asyncio.get_running_loop().time()
+            assert await client.addresses("h.test") == ["127.0.0.20"]
+            elapsed = asyncio.get_running_loop().time() - started
+            assert RESOLUTION_DELAY * 0.9 < elapsed < TIMEOUT * 0.75
+            assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    asyncio.run(run())

@@ -169,7 +169,16 @@ def test_srv_weights_roughly_honoured() -> None:
     firsts = Counter(order_srv(records, rng)[0].target for _ in range(5000))
     assert 0.85 < firsts["heavy."] / 5000 < 0.95
     assert 0.06 < firsts["light."] / 5000 < 0.14
-    assert firsts["zero."] < 50  # chosen first only by a draw of exactly 0
+    assert firsts["zero."] == 0  # a weight-0 record goes after every weighted one
+
+
+def test_srv_zero_weight_never_first_while_a_weighted_record_is_left() -> None:
+    """The draw runs from 1 to the total (Synapse, Go), not RFC 2782's 0: the weight scenarios
+    (0 against 65535) are deterministic."""
+    zero, heavy = _srv(10, 0, "zero."), _srv(10, 65535, "heavy.")
+    for seed in range(200):
+        assert order_srv([zero, heavy], random.Random(seed)) == [heavy, zero]
+        assert order_srv([heavy, zero], random.Random(seed)) == [heavy, zero]
 
 
 def test_srv_all_zero_weights_keep_all_records() -> None:

@@ -213,14 +213,17 @@ def _cert(value: Any) -> CertDecl:
 def _well_known(value: Any) -> WellKnownDecl:
     if isinstance(value, str):
         return WellKnownDecl(body=value)
-    _only(value, {"status", "body", "headers", "hang", "pad_to", "location", "chunks",
-                  "chunk_delay", "endless"}, "well_known")  # fmt: skip
+    _only(value, {"status", "body", "headers", "hang", "pad_to", "pad_before", "location",
+                  "chunks", "chunk_delay", "endless"}, "well_known")  # fmt: skip
     headers = dict(value.get("headers", {"Content-Type": "application/json"}))
     if "location" in value:
         headers["Location"] = value["location"]
+    pad_before = int(value.get("pad_before", 0))
+    if pad_before < 0:
+        raise ValueError(f"pad_before must be >= 0, got {pad_before}")
     return WellKnownDecl(
         status=int(value.get("status", 200)),
-        body=value.get("body", ""),
+        body=" " * pad_before + value.get("body", ""),  # leading JSON whitespace
         headers=tuple(headers.items()),
         hang=bool(value.get("hang", False)),
         pad_to=int(value.get("pad_to", 0)),

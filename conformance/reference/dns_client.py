@@ -19,7 +19,10 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-__all__ = ["DnsClient", "DnsLookupError", "SrvRecord", "order_srv"]
+__all__ = ["RESOLUTION_DELAY", "DnsClient", "DnsLookupError", "SrvRecord", "order_srv"]
+
+# Once one address family has answered with addresses, how long the other may still take.
+RESOLUTION_DELAY = 0.25
 
 
 class DnsLookupError(Exception):
@@ -44,16 +47,23 @@ class SrvRecord:
 def order_srv(records: list[SrvRecord], rng: random.Random) -> list[SrvRecord]:
     """RFC 2782 order: priority ascending, weighted random within one priority.
 
-    Within a priority, zero-weight records go first in the pool; a random number
-    in [0, total weight] picks the first record whose running sum reaches it, so
-    zero-weight records are picked only when nothing else is left or by a draw of 0.
+    Within a priority, a number drawn from 1 to the pool's total weight picks the first record
+    whose running sum reaches it. RFC 2782 draws from 0, which gives a zero-weight record a
+    1 in (total + 1) chance of going first; like Synapse ("to remove an off-by-one error") and
+    Go's net package, the draw starts at 1, so zero-weight records are tried only once every
+    record with a weight has been (in answer order; a pool of zero weights keeps its order).
+    The order is then a function of the weights alone wherever they decide it (a weight of 0
+    against 65535 always loses), which keeps the weight scenarios deterministic.
     """
     ordered: list[SrvRecord] = []
     for priority in sorted({r.priority for r in records}):
-        group = [r for r in records if r.priority == priority]
-        pool = [r for r in group if r.weight == 0] + [r for r in group if r.weight != 0]
+        pool = [r for r in records if r.priority == priority]
         while pool:
-            pick = rng.randint(0, sum(r.weight for r in pool))
+            total = sum(r.weight for r in pool)
+            if total == 0:
+                ordered.extend(pool)
+                break
+            pick = rng.randint(1, total)
             running = 0
             for index, record in enumerate(pool):
                 running += record.weight
@@ -88,6 +98,7 @@ class DnsClient:
         resolver.lifetime = timeout
         resolver.cache = None
         self._resolver = resolver
+        self._timeout = timeout
 
     async def _query(self, name: str, rdtype: str) -> list | None:
         """Records of `rdtype` at `name`; None for NXDOMAIN or NODATA."""
@@ -110,15 +121,34 @@ class DnsClient:
     async def addresses(self, name: str) -> list[str]:
         """Every AAAA then A address of `name` (CNAMEs followed).
 
-        Both queries run together; one family failing is tolerated when the other
-        gave addresses. No address at all raises `DnsLookupError` with the reasons.
+        Both queries run together. Once one family has given addresses, the other gets at most
+        `RESOLUTION_DELAY` more (RFC 8305 section 3's "resolution delay", kept long enough that a
+        loaded machine still sees both families answer): a family that fails, or is never
+        answered, is tolerated when the other gave addresses, without waiting out the whole
+        timeout. No address at all raises `DnsLookupError` with the reasons.
         """
-        results = await asyncio.gather(
-            self._query(name, "AAAA"), self._query(name, "A"), return_exceptions=True
-        )
+        queries = {
+            rdtype: asyncio.ensure_future(self._query(name, rdtype)) for rdtype in ("AAAA", "A")
+        }
+        try:
+            done, pending = await asyncio.wait(
+                queries.values(), return_when=asyncio.FIRST_COMPLETED
+            )
+            if pending and any(_gave_addresses(task) for task in done):
+                await asyncio.wait(pending, timeout=min(RESOLUTION_DELAY, self._timeout))
+            elif pending:
+                await asyncio.wait(pending)
+        finally:
+            for task in queries.values():
+                task.cancel()  # no-op for the finished ones
+            await asyncio.gather(*queries.values(), return_exceptions=True)
         found: list[str] = []
         reasons: list[str] = []
-        for rdtype, result in zip(("AAAA", "A"), results, strict=True):
+        for rdtype, task in queries.items():
+            if task.cancelled():
+                reasons.append(f"{rdtype} not answered within {RESOLUTION_DELAY}s of the other")
+                continue
+            result = task.exception() or task.result()
             if isinstance(result, DnsLookupError):
                 reasons.append(f"{rdtype} {result}")
             elif isinstance(result, BaseException):
@@ -130,3 +160,7 @@ class DnsClient:
         if not found:
             raise DnsLookupError(f"no addresses for {name} ({'; '.join(reasons)})")
         return found
+
+
+def _gave_addresses(task: asyncio.Future[list | None]) -> bool:
+    return not task.cancelled() and task.exception() is None and bool(task.result())

@@ -205,7 +205,10 @@ async def _fetch(
                 raise WellKnownError(f"{url}: {response.status} redirect without Location")
             if hop == MAX_REDIRECTS:
                 raise WellKnownError(f"{url}: more than {MAX_REDIRECTS} redirects")
-            url = urldefrag(urljoin(url, location)).url
+            try:
+                url = urldefrag(urljoin(url, location)).url
+            except ValueError as exc:  # e.g. "Invalid IPv6 URL": an unusable Location
+                raise WellKnownError(f"{url}: bad redirect Location {location!r}: {exc}") from None
             if url in visited:
                 raise WellKnownError(f"redirect loop back to {url}")
             visited.add(url)
@@ -223,7 +226,10 @@ async def _get(
     url: str, *, dns: DnsClient, ssl_context: ssl.SSLContext, port: int, timeout: float
 ) -> Response:
     """One hop: connect to the URL's host exactly as the URL says (never downgrade)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unbalanced bracket
+        raise WellKnownError(f"bad URL {url!r}: {exc}") from None
     if parts.scheme.lower() != "https":
         raise WellKnownError(f"refusing non-https URL {url}")
     if "@" in parts.netloc:

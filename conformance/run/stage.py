@@ -177,8 +177,20 @@ _HOSTNAME = re.compile(r"[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*")
 
 def _certifiable(name: str) -> bool:
     """A certificate can name it: a plain host name (not SRV owner names with `_`, not the
-    malformed server names of grammar scenarios, not templates)."""
-    return len(name) <= 253 and _HOSTNAME.fullmatch(name) is not None
+    malformed server names of grammar scenarios, not templates), which the certificate library
+    can also encode: trustme passes every name through IDNA2008, which refuses an A-label whose
+    Punycode decodes to disallowed characters (`xn--9s9hnf.test`, an SRV target of the catalog)."""
+    if len(name) > 253 or _HOSTNAME.fullmatch(name) is None:
+        return False
+    if not any(label[:4].lower() == "xn--" for label in name.split(".")):
+        return True
+    import idna  # trustme's own dependency, needed only for A-labels
+
+    try:
+        idna.encode(name, uts46=True)
+    except idna.IDNAError:
+        return False
+    return True
 
 
 def _all_names(

@@ -34,6 +34,8 @@ def _as_written(value: object) -> object:
     if isinstance(value, Absent):
         return value.value
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        if all(isinstance(v[-1], int) for v in value):  # max_connections: (site, count)
+            return dict(value)
         return tuple(" ".join(v) for v in value)
     return value
 
