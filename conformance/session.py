@@ -106,7 +106,7 @@ class Suite:
                 loop.close()
         else:  # serial: this template serves the run
             runtime = self.runtime()
-            self._subject = self._isolated(self.network)
+            self._subject = self._isolated(self.network, runtime.pki.ca_file)
             self.version = runtime.loop.run_until_complete(self._start(self._subject)).get(
                 "version"
             )
@@ -182,10 +182,11 @@ class Suite:
         self.factory = factory
         self.version = describe(factory, [])["version"]
 
-    def _isolated(self, network: NetworkSetup) -> IsolatedSubject:
+    def _isolated(self, network: NetworkSetup, ca_file: str | None = None) -> IsolatedSubject:
         from matrix_resolver_conformance.isolation.subject import IsolatedSubject
 
-        return IsolatedSubject(self.options.resolver, list(self.options.rulesets), network)
+        return IsolatedSubject(self.options.resolver, list(self.options.rulesets), network,
+                               ca_file)  # fmt: skip
 
     async def _start(self, subject: IsolatedSubject) -> dict[str, Any]:
         from matrix_resolver_conformance.isolation.subject import IsolationError
@@ -201,11 +202,11 @@ class Suite:
         mode = "in this process (unprotected)" if o.in_process else "a process per scenario"
         if o.homeserver:
             what = o.homeserver + (f" ({self.version})" if self.version else "")
-            assert self.profile is not None
+            isolation = self.profile.isolation if self.profile else "fresh-names"  # workers
             mode = {
                 "fresh-names": "one server process, fresh names per scenario",
                 "fresh-process": "a server process per scenario",
-            }[self.profile.isolation]
+            }[isolation]
         lines = [
             f"conformance: {'homeserver' if o.homeserver else 'resolver'} {what}, run in {mode}",
             f"conformance: rule set {o.ruleset_label}; failing level {o.level} and above",
@@ -242,7 +243,7 @@ class Suite:
         if self._subject is None:
             runtime = self.runtime()
             self._subject = (self._homeserver(runtime) if self.options.homeserver
-                             else self._isolated(runtime.network))  # fmt: skip
+                             else self._isolated(runtime.network, runtime.pki.ca_file))  # fmt: skip
         return self._subject
 
     def judge(
@@ -250,8 +251,8 @@ class Suite:
     ) -> None:
         from matrix_resolver_conformance.report.json_report import entry
 
-        result = runtime.run(scenario, self.subject(), spec=ruleset)
         item = request.node
+        result = runtime.run(scenario, self.subject(), spec=ruleset)
         item.user_properties[:] = [  # a rerun (pytest-rerunfailures) replaces the last run's
             (k, v) for k, v in item.user_properties if k not in (*PROPERTIES, ENTRY)
         ]

@@ -4,6 +4,7 @@ literals only (step 1), which is enough to check the plug-in path end to end."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 
@@ -16,13 +17,21 @@ def _split(server_name: str) -> tuple[str, int | None]:
     return host, int(port) if port else None
 
 
+def _canonical(name: str) -> str:
+    """IP SANs come back as `FD00:5E:0:0:0:0:0:1`: compare addresses as addresses."""
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name.lower()
+
+
 def _get(env, address: str, port: int, host_header: str, sni: str | None, check: str) -> bytes:
     ctx = env.ssl_context()
     ctx.check_hostname = False  # checked by hand below, so SNI and identity can differ
     raw = socket.create_connection((address, port), timeout=env.timeout)
     with ctx.wrap_socket(raw, server_hostname=sni) as tls:
-        sans = [v for _, v in tls.getpeercert().get("subjectAltName", ())]
-        if check not in sans:
+        sans = [_canonical(v) for _, v in tls.getpeercert().get("subjectAltName", ())]
+        if _canonical(check) not in sans:
             raise ssl.SSLCertVerificationError(f"certificate is not for {check}: {sans}")
         request = f"GET {env.path} HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n"
         tls.sendall(request.encode())

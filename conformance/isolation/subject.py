@@ -38,9 +38,12 @@ class IsolatedSubject:
 
     needs = WorldNeeds()
 
-    def __init__(self, resolver: str, rulesets: list[str], network: NetworkSetup) -> None:
+    def __init__(
+        self, resolver: str, rulesets: list[str], network: NetworkSetup, ca_file: str | None = None
+    ) -> None:
         self.resolver = resolver
         self.rulesets = list(rulesets)
+        self.ca_file = ca_file  # the world's CA, the same for every scenario: warmed up once
         self.network = network
         self.info: dict[str, Any] = {}
         self._proc: asyncio.subprocess.Process | None = None
@@ -51,7 +54,8 @@ class IsolatedSubject:
 
     async def start(self) -> dict[str, Any]:
         """Start the template; its `ready` answer (raises IsolationError if it cannot load)."""
-        request = {"resolver": self.resolver, "rulesets": self.rulesets, "sys_path": sys.path}
+        request = {"resolver": self.resolver, "rulesets": self.rulesets, "sys_path": sys.path,
+                   "ca_file": self.ca_file}  # fmt: skip
         argv, fds = self.network.inside(
             [
                 sys.executable,

@@ -190,10 +190,22 @@ class Template:
             info = describe(self.factory, self.request["rulesets"])
         except ResolverLoadError as e:
             return {"ready": False, "error": str(e)}
+        self._warm()
         # A thread started at import would be lost (with any lock it holds) in a forked child.
         threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
         self.fork = not threads and len(os.listdir("/proc/self/task")) == 1
         return {"ready": True, "fork": self.fork, "threads": threads, **info}
+
+    def _warm(self) -> None:
+        """Initialise here, once, what every child would otherwise initialise for itself (and
+        throw away): OpenSSL's state behind `env.ssl_context()` (the CA file read and parsed,
+        the library's tables), an event loop's first set-up."""
+        from matrix_resolver_conformance.env import Env
+
+        ca_file = self.request.get("ca_file")
+        if ca_file:
+            Env(("127.0.0.1", 53), ca_file).ssl_context()
+        asyncio.new_event_loop().close()
 
     def serve(self) -> int:
         ready = self.load()
