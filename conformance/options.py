@@ -67,7 +67,9 @@ def add_options(parser: pytest.Parser) -> None:
         default="latest",
         metavar="RULESET",
         help="the text whose rules apply: a release (r0.1.0 ... v1.19), a seed draft "
-        "(draft-b971bcee ...), several separated by commas, or 'all' (default: latest)",
+        "(draft-b971bcee ...), a proposal (fixtures/spec/proposal-*.toml), several separated "
+        "by commas (OLD,NEW: a regression check), 'all' (drafts and releases) or 'proposals' "
+        "(default: latest)",
     )
     add(
         "--conformance-report",

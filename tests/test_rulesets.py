@@ -10,9 +10,20 @@ from pathlib import Path
 import pytest
 
 from matrix_resolver_conformance.catalog import load_catalog
-from matrix_resolver_conformance.catalog.rulesets import ORDER, RuleSetError, in_range, resolve
+from matrix_resolver_conformance.catalog.rulesets import (
+    LATEST,
+    RuleSetError,
+    in_range,
+    registry,
+    resolve,
+    selection,
+)
 from matrix_resolver_conformance.env import Env
-from matrix_resolver_conformance.reference.older_texts import OlderTextResolver, reading
+from matrix_resolver_conformance.reference.older_texts import (
+    OlderTextResolver,
+    drafts_read,
+    reading,
+)
 from matrix_resolver_conformance.tools.cli import main as cli
 from matrix_resolver_conformance.tools.specdiff import diff, spec_changes_page
 
@@ -77,10 +88,32 @@ def test_unknown_rule_set_is_one_line() -> None:
 
 
 def test_ranges() -> None:
-    assert ORDER[0] == "draft-d2f012f4" and ORDER[-1] == "v1.19"
+    history = registry().history
+    assert history[0] == "draft-d2f012f4" and history[-1] == "v1.19"
     assert in_range("v1.7", "..v1.7") and not in_range("v1.8", "..v1.7")
     assert in_range("r0.1.3", "r0.1.0..v1.5") and in_range("v1.19", "v1.8..")
-    assert resolve("latest") == "v1.19"
+    assert resolve("latest") == "v1.19" == LATEST == registry().latest
+
+
+def test_rule_sets_are_data_with_parents() -> None:
+    reg = registry()
+    assert len(reg.history) == 4 + 5 + 19  # the seed drafts, r0.1.0-r0.1.4, v1.1-v1.19
+    for older, newer in zip(reg.history, reg.history[1:], strict=False):
+        assert reg.rule_sets[newer].parent == older
+    assert all(reg.rule_sets[n].date and reg.rule_sets[n].source for n in reg.history)
+    drafts = {n for n in reg.history if reg.rule_sets[n].kind == "draft"}
+    assert drafts == drafts_read(), "the reference needs a reading of every draft"
+
+
+def test_selection() -> None:
+    reg = registry()
+    assert selection("all") == list(reg.history)  # drafts and releases, not proposals
+    assert not set(selection("all")) & set(reg.proposals)
+    assert selection("proposals") == list(reg.proposals) and reg.proposals
+    assert selection("v1.7,v1.8") == ["v1.7", "v1.8"]
+    assert selection("latest") == ["v1.19"]
+    with pytest.raises(RuleSetError):
+        selection("v1.19,nope")
 
 
 def test_spec_changes_page_is_up_to_date() -> None:

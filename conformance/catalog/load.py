@@ -8,10 +8,10 @@ each rule set's expectation is a complete `Expectation`, validated like the curr
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+from matrix_resolver_conformance.catalog.files import CatalogError, fixtures_dir, read_toml
 from matrix_resolver_conformance.catalog.model import (
     LEVELS,
     NO_SNI,
@@ -24,12 +24,14 @@ from matrix_resolver_conformance.catalog.model import (
     ServerDecl,
     WellKnownDecl,
 )
-from matrix_resolver_conformance.catalog.rulesets import RuleSetError, check_range, previous
+from matrix_resolver_conformance.catalog.rulesets import (
+    RuleSetError,
+    check_range,
+    first_match,
+    registry,
+)
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+__all__ = ["CatalogError", "fixtures_dir", "load_catalog", "read_toml"]
 
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]*")
@@ -37,46 +39,48 @@ SITE_PATTERN = re.compile(r"([A-Za-z0-9_-]+):(\d+)")
 NONE = "none"  # the fixtures' word for "nothing is sent"
 
 
-class CatalogError(ValueError):
-    """A fixture file is malformed; the message names the file and scenario."""
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    with path.open("rb") as f:
-        try:
-            return tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise CatalogError(f"{path.name}: {e}") from None
-
-
-def fixtures_dir() -> Path:
-    """fixtures/ of a checkout (or editable install), else the copy shipped in the wheel."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "fixtures", here / "_fixtures"):
-        if candidate.is_dir():
-            return candidate
-    raise CatalogError(f"no fixtures directory next to {here}")
-
-
 def load_catalog(directory: Path | None = None) -> list[Scenario]:
+    """Every scenario of `directory` (default: fixtures_dir()), with the overrides of every
+    proposal (spec/proposal-*.toml) added and every rule set's expectation resolved."""
     directory = directory or fixtures_dir()
     scenarios: list[Scenario] = []
     seen: dict[str, str] = {}
+    reg = registry(directory)
+    files: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for path in sorted(directory.glob("*.toml")):
         data = read_toml(path)
         _only(data, {"scenario", "defaults"}, path.name)
-        defaults = data.get("defaults", {})
-        _only(defaults, {"since", "since_reason"}, f"{path.name}: [defaults]")
+        files.append((path.name, data, data.get("defaults", {})))
+    patches: dict[str, list[dict[str, Any]]] = {}
+    for name in reg.proposals:  # a proposal's own scenarios, and its overrides by scenario id
+        data = reg.raw_proposals[name]
+        where = reg.rule_sets[name].file
+        _only(data, {"ruleset", "override", "scenario", "sentence"}, where)
+        files.append((where, data, {"since": name}))
+        for entry in data.get("override", []):
+            _only(entry, {"scenario", "change", "sentence", "expect", "skip", "level"},
+                  f"{where}: override")  # fmt: skip
+            if "scenario" not in entry:
+                raise CatalogError(f"{where}: an [[override]] without `scenario = ID`")
+            patches.setdefault(entry["scenario"], []).append(
+                {k: v for k, v in entry.items() if k != "scenario"} | {"in": name, "_from": where}
+            )
+    for file, data, defaults in files:
+        _only(defaults, {"since", "since_reason"}, f"{file}: [defaults]")
         for raw in data.get("scenario", []):
-            where = f"{path.name}: scenario {raw.get('id', '?')!r}"
+            where = f"{file}: scenario {raw.get('id', '?')!r}"
+            raw = {**defaults, **raw}
+            raw["rules"] = [*raw.get("rules", []), *patches.pop(raw.get("id", ""), [])]
             try:
-                scenario = _scenario({**defaults, **raw})
+                scenario = _scenario(raw)
             except (KeyError, TypeError, ValueError, RuleSetError) as e:
                 raise CatalogError(f"{where}: {e}") from None
             if scenario.id in seen:
                 raise CatalogError(f"{where}: duplicate id (also in {seen[scenario.id]})")
-            seen[scenario.id] = path.name
+            seen[scenario.id] = file
             scenarios.append(scenario)
+    for sid, entries in patches.items():
+        raise CatalogError(f"{entries[0]['_from']}: [[override]] of unknown scenario {sid!r}")
     return scenarios
 
 
@@ -122,32 +126,65 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         servers=tuple(_server(s) for s in raw.get("servers", [])),
         overrides=_overrides(raw),
         rule=_rule(raw.get("rule", "")),
+        since=_since(raw),
+        since_reason=_text(raw.get("since_reason", "")),
     )
 
 
-def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
-    """`since` as "not applicable before", then the `rules` entries in order (first match wins)."""
-    out = []
-    if "since" in raw:
-        since = raw["since"]
+def _since(raw: dict[str, Any]) -> str:
+    since = str(raw.get("since", ""))
+    if since:
         check_range(since)
-        reason = raw.get("since_reason") or f"not in the spec before {since}"
-        earlier = previous(since)
-        if earlier is not None:
-            out.append(Override(f"..{earlier}", skip=reason))
+        if ".." in since or "," in since:
+            raise ValueError(f"since = {since!r}: one rule set")
+    return since
+
+
+def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
+    """The `rules` entries in order (the first naming a rule set decides; a proposal inherits
+    its parent's). A proposal's expectation is merged over its parent's, any other's over the
+    current one."""
+    out = []
+    merged: list[dict[str, Any] | None] = []  # each entry's whole expectation, as written
     for r in raw.get("rules", []):
-        _only(r, {"in", "change", "sentence", "expect", "skip"}, "rules")
+        _only(r, {"in", "change", "sentence", "expect", "skip", "level", "_from"}, "rules")
         check_range(r["in"])
         if bool(r.get("skip")) == bool(r.get("expect")):
             raise ValueError(f"rules entry {r['in']!r}: give exactly one of expect or skip")
         if r.get("skip"):
             out.append(Override(r["in"], skip=r["skip"]))
+            merged.append(None)
             continue
         if not r.get("change"):
             raise ValueError(f"rules entry {r['in']!r}: say what changed (change = ...)")
-        expect = _expectation(_merge(raw["expect"], r["expect"]))
-        out.append(Override(r["in"], r["change"], _text(r.get("sentence", "")), expect))
+        base = _parent_expect(raw["expect"], [o.within for o in out], merged, r["in"])
+        whole = _merge(base, r["expect"])
+        merged.append(whole)
+        level = r.get("level", "")
+        if level and level not in LEVELS:
+            raise ValueError(f"rules entry {r['in']!r}: level {level!r} is not one of {LEVELS}")
+        out.append(Override(r["in"], r["change"], _text(r.get("sentence", "")),
+                            _expectation(whole), level=level))  # fmt: skip
     return tuple(out)
+
+
+def _parent_expect(
+    current: dict[str, Any], spans: list[str], merged: list[dict[str, Any] | None], span: str
+) -> dict[str, Any]:
+    """What an entry for `span` is merged over: for a proposal, the expectation its parent has
+    (from the entries before it); for anything else, the current one."""
+    reg = registry()
+    name = span.strip()
+    if "," in name or ".." in name or not reg.get(name).proposal:
+        return current
+    parent = reg.get(name).parent
+    index = first_match(spans, parent)
+    if index is None:
+        return current
+    whole = merged[index]
+    if whole is None:
+        raise ValueError(f"rules entry {span!r}: its parent {parent} skips the scenario")
+    return whole
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from matrix_resolver_conformance.catalog.rulesets import LATEST, in_range
+from matrix_resolver_conformance.catalog.rulesets import LATEST, descends_from, first_match
 
 LEVELS = ("required", "recommended", "robustness")
 STEPS = (
@@ -138,11 +138,12 @@ class Override:
     """How one range of rule sets differs: another expectation (with the sentence of that text),
     or not applicable at all (`skip`). Resolved when the catalog is loaded."""
 
-    within: str  # "..v1.7", "draft-b971bcee..draft-39b71413", "r0.1.0"
+    within: str  # "..v1.7", "draft-b971bcee..draft-39b71413", "r0.1.0", "proposal-x"
     change: str = ""  # what that text says differently (shown by `diff`)
     sentence: str = ""
     expect: Expectation | None = None
     skip: str = ""
+    level: str = ""  # another level in that text (e.g. a rule a proposal makes required)
 
 
 @dataclass(frozen=True)
@@ -164,16 +165,25 @@ class Scenario:
     overrides: tuple[Override, ...] = ()
     rule: str = ""  # the rule its sentence states, when the quote does not say (catalog/rules.py)
     change: str = ""  # set on a scenario applied to a rule set with an override
+    since: str = ""  # applies only to this rule set and those edited from it
+    since_reason: str = ""
 
     def under(self, ruleset: str = LATEST) -> Scenario | str:
-        """This scenario as rule set `ruleset` has it, or the reason it does not apply."""
-        for o in self.overrides:
-            if not in_range(ruleset, o.within):
-                continue
-            if o.skip:
-                return o.skip
-            assert o.expect is not None
-            return replace(
-                self, expect=o.expect, sentence=o.sentence or self.sentence, change=o.change
-            )
-        return self
+        """This scenario as rule set `ruleset` has it, or the reason it does not apply. A
+        proposal takes its own overrides, else its parent's (rulesets.first_match)."""
+        if self.since and not descends_from(ruleset, self.since):
+            return self.since_reason or f"not in the spec before {self.since}"
+        index = first_match([o.within for o in self.overrides], ruleset)
+        if index is None:
+            return self
+        o = self.overrides[index]
+        if o.skip:
+            return o.skip
+        assert o.expect is not None
+        return replace(
+            self,
+            expect=o.expect,
+            sentence=o.sentence or self.sentence,
+            change=o.change,
+            level=o.level or self.level,
+        )

@@ -13,7 +13,7 @@ from typing import Any
 
 from matrix_resolver_conformance.catalog import Expectation, Scenario
 from matrix_resolver_conformance.catalog.model import Absent
-from matrix_resolver_conformance.catalog.rulesets import ORDER, RULE_SETS, resolve
+from matrix_resolver_conformance.catalog.rulesets import registry, resolve
 
 
 def expectation_text(e: Expectation) -> str:
@@ -100,10 +100,19 @@ def spec_changes_page(catalog: list[Scenario]) -> str:
         "changes, grouped by the change in the text. Rule sets:",
         "",
     ]
-    out += [f"- `{name}`: {RULE_SETS[name].summary}" for name in ORDER]
+    reg = registry()
+    out += [f"- `{name}`: {reg.rule_sets[name].summary}" for name in reg.history]
     out.append("")
-    for old, new in pairwise(ORDER):
+    for old, new in pairwise(reg.history):
         out.append(markdown(diff(catalog, old, new), old, new))
+    if reg.proposals:
+        out += ["# Proposals", "", "Each proposal against the text it branches from:", ""]
+        out += [f"- `{name}` (from `{reg.rule_sets[name].parent}`): "
+                f"{reg.rule_sets[name].summary}" for name in reg.proposals]  # fmt: skip
+        out.append("")
+        for name in reg.proposals:
+            parent = reg.rule_sets[name].parent
+            out.append(markdown(diff(catalog, parent, name), parent, name))
     return "\n".join(out)
 
 

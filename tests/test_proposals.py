@@ -1,0 +1,180 @@
+"""Proposals as data (issue 13): a proposal is one file, branches from its parent without seeing
+another proposal's changes, `diff` lists exactly what it changes, and a run under it fails the
+reference exactly there. One test follows fixtures/README.md's steps on a throwaway proposal."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix_resolver_conformance.catalog import Scenario, load_catalog
+from matrix_resolver_conformance.catalog.files import FIXTURES_ENV
+from matrix_resolver_conformance.catalog.rulesets import RuleSetError, in_range, registry
+from matrix_resolver_conformance.env import Env
+from matrix_resolver_conformance.reference import factory as reference
+from matrix_resolver_conformance.reference.older_texts import reading
+from matrix_resolver_conformance.reference.resolver import SRV_SERVICES, ReferenceResolver
+from matrix_resolver_conformance.tools.specdiff import diff
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_LEGACY = "proposal-no-legacy-srv"
+REDIRECTS = "proposal-well-known-redirects-limited"
+
+# Worlds with a `_matrix._tcp` record or fault in which the proposal changes nothing, and why:
+# a v1.19 resolver never reaches the legacy step there.
+UNCHANGED_LEGACY_WORLDS = {
+    "step2-explicit-port-ignores-legacy-srv": "step 2 uses no SRV at all",
+    "step2-explicit-port-srv-servfail-irrelevant": "step 2 uses no SRV at all",
+    "step2-explicit-port-nodata-no-srv-fallback": "step 2 uses no SRV at all",
+    "step3.2-delegated-port-srv-servfail-irrelevant": "step 3.2 uses no SRV at all",
+    "step3.3-srv-servfail-no-request": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step3.4-matrix-fed-wins-over-legacy": "`_matrix-fed._tcp` answers",
+    "step3.4-matrix-fed-wins-over-legacy-mirrored": "`_matrix-fed._tcp` answers",
+    "step3.4-legacy-not-queried-when-matrix-fed-found": "`_matrix-fed._tcp` answers",
+    "step3.4-legacy-not-queried-when-matrix-fed-found-mirrored": "`_matrix-fed._tcp` answers",
+    "step3.4-matrix-fed-dot-target-stops-legacy": "`_matrix-fed._tcp` says: no service",
+    "step3.4-matrix-fed-unreachable-no-legacy": "`_matrix-fed._tcp` answers",
+    "step3.5-srv-nodata-falls-back-to-8448": "no legacy record either: :8448 both ways",
+    "step4-srv-timeout-no-request": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step4-srv-notimp-falls-through-or-no-request": "either outcome both ways",
+    "step4-srv-refused-no-request": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step4-srv-formerr-no-request": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step4-srv-truncated-no-request": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step4-srv-wrong-question-no-request": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step5-matrix-fed-wins-over-legacy": "`_matrix-fed._tcp` answers",
+    "step5-matrix-fed-wins-over-legacy-mirrored": "`_matrix-fed._tcp` answers",
+    "step5-legacy-not-queried-when-matrix-fed-found": "`_matrix-fed._tcp` answers",
+    "step5-legacy-not-queried-when-matrix-fed-found-mirrored": "`_matrix-fed._tcp` answers",
+    "step5-matrix-fed-servfail-no-legacy": "a failing `_matrix-fed._tcp` lookup stops discovery",
+    "step5-matrix-fed-dot-target-no-legacy": "`_matrix-fed._tcp` says: no service",
+    "step5-matrix-fed-unreachable-no-legacy": "`_matrix-fed._tcp` answers",
+    "step6-srv-nodata-falls-back-to-8448": "no legacy record either: :8448 both ways",
+}
+
+
+def _legacy_world(s: Scenario) -> bool:
+    names = [*s.dns, *s.dns_servfail, *s.dns_silent, *(entry for entry, _ in s.dns_faults)]
+    return any(n.startswith("_matrix._tcp.") for n in names)
+
+
+def changed(old: str, new: str) -> set[str]:
+    return {row["id"] for row in diff(load_catalog(), old, new)}
+
+
+def test_no_legacy_srv_changes_exactly_the_worlds_that_reach_the_legacy_step() -> None:
+    catalog = load_catalog()
+    legacy = {s.id for s in catalog if _legacy_world(s)}
+    got = changed("v1.19", NO_LEGACY)
+    assert got <= legacy, f"changed without a legacy record: {got - legacy}"
+    assert got == legacy - set(UNCHANGED_LEGACY_WORLDS), legacy - set(UNCHANGED_LEGACY_WORLDS) ^ got
+    assert set(UNCHANGED_LEGACY_WORLDS) <= legacy  # the list names real legacy worlds
+    assert len(got) == 40
+
+
+def test_proposals_never_leak_into_each_other() -> None:
+    catalog = load_catalog()
+    ours = {NO_LEGACY: changed("v1.19", NO_LEGACY), REDIRECTS: changed("v1.19", REDIRECTS)}
+    assert ours[REDIRECTS] == {
+        "step3-redirect-chain-of-five-followed",
+        "step3-redirect-loop-ends-and-skips-to-step4",
+    }
+    assert not ours[NO_LEGACY] & ours[REDIRECTS]
+    for s in catalog:
+        for name, touched in ours.items():
+            if s.id not in touched:  # everything else exactly as the parent has it
+                assert s.under(name) == s.under("v1.19"), (name, s.id)
+    assert not in_range(NO_LEGACY, "v1.8..") and not in_range(NO_LEGACY, REDIRECTS)
+    with pytest.raises(RuleSetError, match="cannot end a range"):
+        in_range("v1.8", f"v1.8..{NO_LEGACY}")
+
+
+def test_the_reference_knows_no_proposal() -> None:
+    for name in registry().proposals:
+        assert reading(name) == reading(registry().get(name).parent)
+
+
+class _NoLegacy(ReferenceResolver):
+    """Implements proposal-no-legacy-srv: `_matrix-fed._tcp` only (test code, not the reference)."""
+
+    def _srv_services(self, steps: tuple[str, str, str]) -> list[tuple[str, str]]:
+        return [(steps[0], SRV_SERVICES[0])]
+
+
+def _no_legacy(env: Env) -> ReferenceResolver:
+    return _NoLegacy(env)
+
+
+def test_reference_fails_exactly_what_no_legacy_srv_changes(catalog, run) -> None:
+    """Every changed scenario fails the reference (a v1.19 implementation) under the proposal
+    and passes one that implements it. The others have v1.19's expectation (the test above) and
+    the reference reads the proposal as v1.19, so they pass as under v1.19."""
+    ids = sorted(changed("v1.19", NO_LEGACY))
+    verdicts = {sid: run(catalog[sid], reference, spec=NO_LEGACY).verdict for sid in ids}
+    passed = [sid for sid, v in verdicts.items() if v is None or v.passed]
+    assert not passed, f"the reference passes changed scenarios: {passed}"
+    implementing = {sid: run(catalog[sid], _no_legacy, spec=NO_LEGACY).verdict for sid in ids}
+    failed = [sid for sid, v in implementing.items() if v is None or not v.passed]
+    assert not failed, f"a resolver implementing the proposal fails: {failed}"
+    for sid in UNCHANGED_LEGACY_WORLDS:  # and both pass where nothing changed
+        for factory in (reference, _no_legacy):
+            v = run(catalog[sid], factory, spec=NO_LEGACY).verdict
+            assert v is not None and v.passed, (sid, factory)
+
+
+def test_redirect_limit_fails_the_reference_only_where_it_follows_too_far(catalog, run) -> None:
+    chain = run(catalog["step3-redirect-chain-of-five-followed"], reference, spec=REDIRECTS)
+    assert chain.verdict is not None and not chain.verdict.passed
+    # The reference already ends a loop within four requests: a changed expectation it meets.
+    loop = run(catalog["step3-redirect-loop-ends-and-skips-to-step4"], reference, spec=REDIRECTS)
+    assert loop.verdict is not None and loop.verdict.passed
+
+
+def _readme_block(after: str) -> str:
+    """The first ```toml block of fixtures/README.md after the line containing `after`."""
+    text = (ROOT / "fixtures" / "README.md").read_text(encoding="utf-8")
+    rest = text[text.index(after) :]
+    block = re.search(r"```toml\n(.*?)```", rest, re.S)
+    assert block, after
+    return "\n".join(line.strip() for line in block.group(1).splitlines()) + "\n"
+
+
+def test_a_throwaway_proposal_by_the_readme(tmp_path: Path, monkeypatch) -> None:
+    """fixtures/README.md "Proposals", step by step, in a copy of fixtures/."""
+    copy = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", copy)
+    name = "proposal-throwaway"
+    # steps 1-2: the file, named after the rule set, with the README's [ruleset]
+    ruleset = _readme_block("2. Create").replace(NO_LEGACY, name)
+    # step 4: the README's [[override]]
+    override = _readme_block("4. For each scenario")
+    (copy / "spec" / f"{name}.toml").write_text(ruleset + "\n" + override, encoding="utf-8")
+    env = {**os.environ, FIXTURES_ENV: str(copy)}
+    # step 5: diff lists exactly the overridden scenario
+    out = subprocess.run(
+        [sys.executable, "-m", "matrix_resolver_conformance.tools.cli", "diff", "v1.19", name,
+         "--format", "json"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert [r["id"] for r in json.loads(out)] == ["step5-legacy-srv-on-hostname"]
+    # ... and a run under it fails the reference exactly there
+    report = tmp_path / "report.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-p",
+         "no:cacheprovider", f"--conformance-spec={name}", f"--conformance-report={report}",
+         "-k", "step5-legacy-srv-on-hostname or step5-legacy-target-aaaa-only"],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    results = {r["id"]: r["outcome"] for r in json.loads(report.read_text())["results"]}
+    assert results["step5-legacy-srv-on-hostname"] == "failed", results
+    others = {k: v for k, v in results.items() if k != "step5-legacy-srv-on-hostname"}
+    assert others and set(others.values()) == {"passed"}, results
+    # the checkout's own catalog never saw it
+    monkeypatch.delenv(FIXTURES_ENV, raising=False)
+    assert name not in registry().rule_sets
