@@ -84,6 +84,7 @@ def test_proposals_never_leak_into_each_other() -> None:
     assert ours[REDIRECTS] == {
         "step3-redirect-chain-of-five-followed",
         "step3-redirect-loop-ends-and-skips-to-step4",
+        "step3-redirect-chain-of-four-not-followed",  # the proposal's own scenario
     }
     assert not ours[NO_LEGACY] & ours[REDIRECTS]
     for s in catalog:
@@ -134,6 +135,12 @@ def test_redirect_limit_fails_the_reference_only_where_it_follows_too_far(catalo
     # The reference already ends a loop within four requests: a changed expectation it meets.
     loop = run(catalog["step3-redirect-loop-ends-and-skips-to-step4"], reference, spec=REDIRECTS)
     assert loop.verdict is not None and loop.verdict.passed
+    # The proposal's own scenario: the reference follows the fourth redirect, so it fails;
+    # under v1.19 the scenario does not apply.
+    four = catalog["step3-redirect-chain-of-four-not-followed"]
+    assert isinstance(four.under("v1.19"), str) and isinstance(four.under(NO_LEGACY), str)
+    verdict = run(four, reference, spec=REDIRECTS).verdict
+    assert verdict is not None and not verdict.passed
 
 
 def _readme_block(after: str) -> str:

@@ -58,8 +58,8 @@ def load_catalog(directory: Path | None = None) -> list[Scenario]:
         _only(data, {"ruleset", "override", "scenario", "sentence"}, where)
         files.append((where, data, {"since": name}))
         for entry in data.get("override", []):
-            _only(entry, {"scenario", "change", "sentence", "expect", "skip", "level"},
-                  f"{where}: override")  # fmt: skip
+            allowed = {"scenario", "change", "sentence", "sentence_id", "expect", "skip", "level"}
+            _only(entry, allowed, f"{where}: override")
             if "scenario" not in entry:
                 raise CatalogError(f"{where}: an [[override]] without `scenario = ID`")
             patches.setdefault(entry["scenario"], []).append(
@@ -94,7 +94,7 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
     _only(raw, {
         "id", "step", "level", "sentence", "note", "server_name", "fetches", "dns",
         "dns_servfail", "dns_silent", "dns_faults", "well_known", "servers", "expect", "since",
-        "since_reason", "rules", "rule",
+        "since_reason", "rules", "rule", "sentence_id", "rests_on",
     }, "scenario")  # fmt: skip
     sid = raw["id"]
     if not ID_PATTERN.fullmatch(sid):
@@ -127,8 +127,22 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         overrides=_overrides(raw),
         rule=_rule(raw.get("rule", "")),
         since=_since(raw),
+        sentence_ids=_ids(raw.get("sentence_id", ())),
+        rests_on=_ids(raw.get("rests_on", ())),
         since_reason=_text(raw.get("since_reason", "")),
     )
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    """`sentence_id` / `rests_on`: one id or a list of them, each well-formed."""
+    from matrix_resolver_conformance.catalog.sentences import part_of
+
+    ids = (value,) if isinstance(value, str) else tuple(value)
+    for i in ids:
+        part_of(i)
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"the same sentence twice in {list(ids)}")
+    return ids
 
 
 def _since(raw: dict[str, Any]) -> str:
@@ -147,7 +161,8 @@ def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
     out = []
     merged: list[dict[str, Any] | None] = []  # each entry's whole expectation, as written
     for r in raw.get("rules", []):
-        _only(r, {"in", "change", "sentence", "expect", "skip", "level", "_from"}, "rules")
+        _only(r, {"in", "change", "sentence", "sentence_id", "expect", "skip", "level", "_from"},
+              "rules")  # fmt: skip
         check_range(r["in"])
         if bool(r.get("skip")) == bool(r.get("expect")):
             raise ValueError(f"rules entry {r['in']!r}: give exactly one of expect or skip")
@@ -164,7 +179,8 @@ def _overrides(raw: dict[str, Any]) -> tuple[Override, ...]:
         if level and level not in LEVELS:
             raise ValueError(f"rules entry {r['in']!r}: level {level!r} is not one of {LEVELS}")
         out.append(Override(r["in"], r["change"], _text(r.get("sentence", "")),
-                            _expectation(whole), level=level))  # fmt: skip
+                            _expectation(whole), level=level,
+                            sentence_ids=_ids(r.get("sentence_id", ()))))  # fmt: skip
     return tuple(out)
 
 

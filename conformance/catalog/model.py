@@ -144,6 +144,7 @@ class Override:
     expect: Expectation | None = None
     skip: str = ""
     level: str = ""  # another level in that text (e.g. a rule a proposal makes required)
+    sentence_ids: tuple[str, ...] = ()  # the ids of `sentence` in that text
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class Scenario:
     change: str = ""  # set on a scenario applied to a rule set with an override
     since: str = ""  # applies only to this rule set and those edited from it
     since_reason: str = ""
+    sentence_ids: tuple[str, ...] = ()  # the sentences `sentence` quotes, by id (sentences.py)
+    rests_on: tuple[str, ...] = ()  # every sentence the expectation depends on (`impact`)
 
     def under(self, ruleset: str = LATEST) -> Scenario | str:
         """This scenario as rule set `ruleset` has it, or the reason it does not apply. A
@@ -184,6 +187,7 @@ class Scenario:
             self,
             expect=o.expect,
             sentence=o.sentence or self.sentence,
+            sentence_ids=o.sentence_ids if o.sentence else self.sentence_ids,
             change=o.change,
             level=o.level or self.level,
         )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from matrix_resolver_conformance.catalog.model import Scenario
+from matrix_resolver_conformance.catalog.rulesets import is_proposal
 from matrix_resolver_conformance.catalog.sentences import Sentence, coverage
 
 
 def render_markdown(sentences: list[Sentence], scenarios: list[Scenario]) -> str:
-    """docs/coverage.md: every sentence with the scenarios that check it."""
+    """docs/coverage.md: every sentence with the scenarios that check it (a proposal's own
+    scenarios check its text, not this one)."""
+    scenarios = [sc for sc in scenarios if not (sc.since and is_proposal(sc.since))]
     cov = coverage(sentences, scenarios)
     normative = [s for s in sentences if s.kind == "normative"]
     uncovered = [s.id for s in normative if not cov[s.id]]
