@@ -4,6 +4,7 @@ matrix-resolver-conformance list [--format text|json]
 matrix-resolver-conformance coverage [--output PATH] [--check]
 matrix-resolver-conformance diff OLD NEW [--format json|markdown]
 matrix-resolver-conformance spec-changes [--output PATH] [--check]
+matrix-resolver-conformance impact NEW_TEXT [--base v1.19] [--ruleset NAME] [--format json|markdown]
 matrix-resolver-conformance implementations [--run] [--only NAMES]
 matrix-resolver-conformance render REPORT.json [REPORT.json ...] [--output PATH]
 """
@@ -53,6 +54,28 @@ def _diff(args: argparse.Namespace) -> int:
     else:
         print(specdiff.markdown(rows, args.old, args.new), end="")
     return 0
+
+
+def _impact(args: argparse.Namespace) -> int:
+    """Exit 1 while a changed normative sentence has dependents without an override."""
+    from matrix_resolver_conformance.tools.impact import ImpactError, impact, markdown_report
+
+    path = Path(args.new_text)
+    try:
+        text = sys.stdin.read() if args.new_text == "-" else path.read_text(encoding="utf-8")
+    except OSError as e:
+        print(f"matrix-resolver-conformance impact: {e}", file=sys.stderr)
+        return 2
+    try:
+        report = impact(text, load_catalog(), base=args.base, ruleset=args.ruleset)
+    except ImpactError as e:
+        print(f"matrix-resolver-conformance impact: {e}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(markdown_report(report), end="")
+    return 1 if report["unreviewed"] else 0
 
 
 def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
@@ -132,6 +155,22 @@ def _main(argv: list[str]) -> int:
     p_sc.add_argument("--output", default="docs/spec-changes.md", help="file, or - for stdout")
     p_sc.add_argument("--check", action="store_true", help="fail if --output is out of date")
     p_sc.set_defaults(run=_spec_changes)
+    p_imp = sub.add_parser(
+        "impact", help="sentences a new text of the section changes, and the scenarios on them"
+    )
+    p_imp.add_argument(
+        "new_text", metavar="NEW_TEXT", help="content/server-server-api.md or the section, or -"
+    )
+    p_imp.add_argument(
+        "--base", default="latest", help="the text to compare with (default: latest)"
+    )
+    p_imp.add_argument(
+        "--ruleset",
+        help="the rule set (proposal) that stands for NEW_TEXT (default: the one whose recorded "
+        "text it is, if any)",
+    )
+    p_imp.add_argument("--format", choices=("json", "markdown"), default="markdown")
+    p_imp.set_defaults(run=_impact)
     sub.add_parser("implementations", help="run real implementations, write the results page")
     p_render = sub.add_parser(
         "render", help="JSON report(s) -> one self-contained HTML page (docs/report-format.md)"
