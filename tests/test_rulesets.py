@@ -139,3 +139,32 @@ def test_legacy_only_resolver_passes_r0_1_1_and_fails_v1_8(catalog, run) -> None
     assert not failed_old
     v18 = run(catalog["step4-srv-matrix-fed-on-hostname"], _LegacyOnly, spec="v1.8").verdict
     assert v18 is not None and not v18.passed
+
+
+def test_regression_check_sorts_failures_by_whether_the_expectation_changed() -> None:
+    """--conformance-spec=OLD,NEW: failures under either, split by `diff OLD NEW`."""
+    from matrix_resolver_conformance.report import summary
+
+    def result(sid: str, spec: str, outcome: str) -> dict[str, object]:
+        return {"id": sid, "spec": spec, "outcome": outcome, "step": "5", "level": "required",
+                "failures": []}  # fmt: skip
+
+    changed, unchanged = "step5-legacy-srv-on-hostname", "step4-srv-matrix-fed-on-hostname"
+    new = "proposal-no-legacy-srv"
+    results = [
+        result(changed, new, "failed"),  # given NEW first: OLD is still the parent
+        result(changed, "v1.19", "passed"),
+        result(unchanged, new, "failed"),
+        result(unchanged, "v1.19", "failed"),
+    ]
+    verdict = summary.regression(results)
+    assert verdict is not None and (verdict["old"], verdict["new"]) == ("v1.19", new)
+    assert verdict["changed"] == [(new, changed)]
+    assert verdict["regressed"] == [(new, unchanged), ("v1.19", unchanged)]
+    lines = summary.text_tables(results)
+    assert f"regression check v1.19 -> {new}:" in lines
+    assert "  regressed on an unchanged expectation: 2 failure(s)" in lines
+    assert "#### Regression check v1.19 -> proposal-no-legacy-srv" in summary.markdown(
+        results, "x", "v1.19,proposal-no-legacy-srv"
+    )
+    assert summary.regression(results[:1]) is None  # one rule set: no regression check

@@ -89,6 +89,49 @@ def tables(results: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
     return out
 
 
+def regression(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """With exactly two rule sets (`--conformance-spec=OLD,NEW`): each failure sorted by whether
+    the scenario's expectation differs between OLD and NEW (`diff OLD NEW`, from the catalog's
+    overrides) or not (a regression on an unchanged expectation). OLD is the one the other
+    descends from, else the first given."""
+    specs = list(dict.fromkeys(r["spec"] for r in results))
+    if len(specs) != 2:
+        return None
+    from matrix_resolver_conformance.catalog import load_catalog
+    from matrix_resolver_conformance.catalog.rulesets import RuleSetError, descends_from
+    from matrix_resolver_conformance.tools.specdiff import diff
+
+    old, new = specs
+    try:
+        if descends_from(old, new):
+            old, new = new, old
+        changed = {row["id"] for row in diff(load_catalog(), old, new)}
+    except (RuleSetError, ValueError):
+        return None
+    failed = [r for r in results if r["outcome"] == "failed"]
+    return {
+        "old": old,
+        "new": new,
+        "changed": sorted({(r["spec"], r["id"]) for r in failed if r["id"] in changed}),
+        "regressed": sorted({(r["spec"], r["id"]) for r in failed if r["id"] not in changed}),
+    }
+
+
+def regression_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The regression check's verdict, in lines (nothing unless two rule sets ran)."""
+    verdict = regression(results)
+    if verdict is None:
+        return []
+    old, new = verdict["old"], verdict["new"]
+    lines = [f"regression check {old} -> {new}:"]
+    for key, title in (("changed", f"expectation changed between {old} and {new}"),
+                       ("regressed", "regressed on an unchanged expectation")):  # fmt: skip
+        rows = verdict[key]
+        lines.append(f"  {title}: {len(rows)} failure(s)")
+        lines += [f"    {sid} (under {spec})" for spec, sid in rows]
+    return lines
+
+
 def text_tables(results: list[dict[str, Any]]) -> list[str]:
     lines = []
     for name, rows in tables(results).items():
@@ -99,7 +142,7 @@ def text_tables(results: list[dict[str, Any]]) -> list[str]:
                             for i, (c, w) in enumerate(zip(row, widths, strict=True)))
                   for row in rows]  # fmt: skip
         lines.append("")
-    return lines[:-1]
+    return lines[:-1] + (["", *regression_lines(results)] if regression(results) else [])
 
 
 def markdown(results: list[dict[str, Any]], resolver: str, spec: str) -> str:
@@ -110,6 +153,15 @@ def markdown(results: list[dict[str, Any]], resolver: str, spec: str) -> str:
         out += [f"| {name} | " + " | ".join(HEADINGS) + " |",
                 "|---|" + "---:|" * len(HEADINGS)]  # fmt: skip
         out += ["| " + " | ".join(row) + " |" for row in rows]
+        out.append("")
+    verdict = regression(results)
+    if verdict is not None:
+        old, new = verdict["old"], verdict["new"]
+        out += [f"#### Regression check {old} -> {new}", ""]
+        for key, title in (("changed", f"Expectation changed between {old} and {new}"),
+                           ("regressed", "Regressed on an unchanged expectation")):  # fmt: skip
+            out.append(f"- {title}: {len(verdict[key])}")
+            out += [f"  - `{sid}` (under {spec})" for spec, sid in verdict[key]]
         out.append("")
     return "\n".join(out) + "\n"
 
