@@ -5,6 +5,7 @@ output has the documented shape."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from matrix_resolver_conformance.catalog.rulesets import (
     selection,
 )
 from matrix_resolver_conformance.env import Env
+from matrix_resolver_conformance.reference import factory as reference_factory
 from matrix_resolver_conformance.reference.older_texts import (
     OlderTextResolver,
     drafts_read,
@@ -64,7 +66,7 @@ def test_seed_b_replays_to_its_changes_and_nothing_else() -> None:
 
 def test_releases_without_behaviour_changes_show_none() -> None:
     assert not reasons("draft-6421582b", "r0.1.0")  # a typo fix
-    assert not reasons("r0.1.0", "r0.1.1")  # the schema now agrees with the section we check
+    assert not reasons("v1.8", "v1.19")
     assert not reasons("v1.8", "v1.19")
     assert all("port = *DIGIT" in why for why in reasons("r0.1.1", "r0.1.2"))  # grammar only
 
@@ -168,3 +170,30 @@ def test_regression_check_sorts_failures_by_whether_the_expectation_changed() ->
         results, "x", "v1.19,proposal-no-legacy-srv"
     )
     assert summary.regression(results[:1]) is None  # one rule set: no regression check
+
+
+def test_r0_1_1_fixed_the_schema_contradiction_of_r0_1_0() -> None:
+    """Replay miss: r0.1.0's schema said a JSON or data failure fails discovery, its section
+    said skip to step 4; r0.1.0 accepts either outcome, r0.1.1 (schema fixed) only step 4."""
+    rows = diff(load_catalog(), "r0.1.0", "r0.1.1")
+    assert rows and all("contradict themselves" in r["why"] for r in rows)
+    assert all(r["old"]["expect"].endswith("or_none=True") or "or no request at all" in
+               r["old"]["expect"] for r in rows)  # fmt: skip
+    ids = {r["id"] for r in rows}
+    assert "step3-invalid-json-skips-to-step4" in ids and "step3-500-skips-to-step4" not in ids
+
+
+class _SchemaOfR010(OlderTextResolver):
+    """Follows r0.1.0's schema: an invalid well-known aborts discovery."""
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env, replace(reading("r0.1.0"), invalid_well_known="abort"))
+
+
+def test_either_outcome_of_r0_1_0(catalog, run) -> None:
+    scenario = catalog["step3-invalid-json-skips-to-step4"]
+    for factory in (_SchemaOfR010, reference_factory):  # the schema's reading and the section's
+        verdict = run(scenario, factory, spec="r0.1.0").verdict
+        assert verdict is not None and verdict.passed, factory
+    verdict = run(scenario, _SchemaOfR010, spec="r0.1.1").verdict
+    assert verdict is not None and not verdict.passed
