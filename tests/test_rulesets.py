@@ -26,6 +26,7 @@ from matrix_resolver_conformance.reference.older_texts import (
     drafts_read,
     reading,
 )
+from matrix_resolver_conformance.reference.resolver import ReferenceResolver
 from matrix_resolver_conformance.tools.cli import main as cli
 from matrix_resolver_conformance.tools.specdiff import diff, spec_changes_page
 
@@ -197,3 +198,22 @@ def test_either_outcome_of_r0_1_0(catalog, run) -> None:
         assert verdict is not None and verdict.passed, factory
     verdict = run(scenario, _SchemaOfR010, spec="r0.1.1").verdict
     assert verdict is not None and not verdict.passed
+
+
+def _current_text_only(env: Env) -> ReferenceResolver:
+    """Follows the current text whatever --spec says: `_matrix-fed._tcp` first."""
+    return ReferenceResolver(env)
+
+
+def test_a_v1_7_resolver_that_queries_matrix_fed_is_caught(catalog, run) -> None:
+    """Replay miss: worlds with both SRV services were not applicable before v1.8, though v1.7
+    defines their outcome (only `_matrix._tcp` exists)."""
+    for sid in ("step5-matrix-fed-wins-over-legacy", "step3.4-matrix-fed-wins-over-legacy",
+                "step4-srv-refused-no-request"):  # fmt: skip
+        scenario = catalog[sid]
+        for spec in ("draft-d2f012f4", "r0.1.0", "v1.7"):
+            assert not isinstance(scenario.under(spec), str), (sid, spec)
+        caught = run(scenario, _current_text_only, spec="v1.7").verdict
+        assert caught is not None and not caught.passed, sid
+        ok = run(scenario, reference_factory, spec="v1.7").verdict
+        assert ok is not None and ok.passed, sid

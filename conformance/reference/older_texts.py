@@ -44,8 +44,8 @@ class Reading:
 CURRENT = Reading()
 _LEGACY_SRV_ONLY = replace(CURRENT, matrix_fed=False)  # r0.1.0 ... v1.7
 # r0.1.0's schema said an invalid well-known fails discovery while the section said skip to
-# step 4: the rule set accepts either (fixtures/step3.toml, `in = "draft-6421582b..r0.1.0"`); the reference
-# follows the section (docs/spec-history.md#reading-r0.1.0-section-over-schema).
+# step 4: those rule sets accept either (fixtures/step3.toml, "draft-6421582b..r0.1.0"); the
+# reference follows the section (docs/spec-history.md#reading-r0.1.0-section-over-schema).
 _D39B71413 = replace(
     _LEGACY_SRV_ONLY, ip_host_has_port=False, delegated_ip_host="with-port",
     invalid_well_known="abort",
