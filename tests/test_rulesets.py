@@ -46,6 +46,7 @@ def test_seed_a_replays_to_its_changes_and_nothing_else() -> None:
         "delegated-with-port Host",  # <delegated_server_name>:<delegated_port>
         "does not say what an invalid well-known",  # invalid -> aborted
         "30x redirects arrived",  # plain HTTPS request which follows 30x redirects
+        "only an 'error response' went on to SRV",  # -> "did not result in a 200 response"
     }
     assert len(got) == len(expected_markers), got
     for marker in expected_markers:
@@ -217,3 +218,17 @@ def test_a_v1_7_resolver_that_queries_matrix_fed_is_caught(catalog, run) -> None
         assert caught is not None and not caught.passed, sid
         ok = run(scenario, reference_factory, spec="v1.7").verdict
         assert ok is not None and ok.passed, sid
+
+
+def test_d2f012f4_step_4_gate_is_an_error_response(catalog, run) -> None:
+    """Replay miss: at d2f012f4 SRV followed only an 'error response', so a 201 carrying a
+    delegation is used; from b971bcee any non-200 goes on. The reference reads it so."""
+    s201 = catalog["step3-201-skips-to-step4"]
+    applied = s201.under("draft-d2f012f4")
+    assert not isinstance(applied, str) and applied.expect.sites == ("delegated:8449",)
+    assert isinstance(catalog["step3-204-skips-to-step4"].under("draft-d2f012f4"), str)
+    for spec in ("draft-d2f012f4", "draft-b971bcee", "v1.19"):
+        verdict = run(s201, reference_factory, spec=spec).verdict
+        assert verdict is not None and verdict.passed, spec
+    wrong = run(s201, _current_text_only, spec="draft-d2f012f4").verdict
+    assert wrong is not None and not wrong.passed

@@ -7,10 +7,12 @@ per-rule-set overrides by hand (fixtures/README.md), and the reference must agre
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import astuple, dataclass, replace
 from typing import TYPE_CHECKING
 
 from matrix_resolver_conformance.catalog.rulesets import LATEST, registry
+from matrix_resolver_conformance.reference.dns_client import DnsLookupError
 from matrix_resolver_conformance.reference.resolver import (
     DEFAULT_PORT,
     SRV_SERVICES,
@@ -18,7 +20,15 @@ from matrix_resolver_conformance.reference.resolver import (
     ReferenceResolver,
 )
 from matrix_resolver_conformance.reference.server_name import ServerName, format_host_header
-from matrix_resolver_conformance.reference.well_known import WellKnownResult
+from matrix_resolver_conformance.reference.well_known import (
+    ERROR_TTL,
+    WELL_KNOWN_PATH,
+    WellKnownError,
+    WellKnownResult,
+    parse_well_known_body,
+)
+from matrix_resolver_conformance.reference.well_known import _get as get_once
+from matrix_resolver_conformance.wire.https_client import FetchError
 
 if TYPE_CHECKING:
     from matrix_resolver_conformance.env import Env
@@ -39,6 +49,7 @@ class Reading:
     follow_redirects: bool = True  # from b971bcee
     caching: bool = True  # from 3c17a0e5
     matrix_fed: bool = True  # `_matrix-fed._tcp`, legacy deprecated, from v1.8
+    error_gate: str = "non-200"  # "error-response" (d2f012f4): any 2xx is a response to use
 
 
 CURRENT = Reading()
@@ -56,7 +67,7 @@ _DB971BCEE = replace(
 )  # fmt: skip
 _DD2F012F4 = replace(
     _DB971BCEE, explicit_port_step=False, delegated_port_in_host=False,
-    invalid_well_known="unspecified", follow_redirects=False,
+    invalid_well_known="unspecified", follow_redirects=False, error_gate="error-response",
 )  # fmt: skip
 _READINGS = {
     "draft-d2f012f4": _DD2F012F4,
@@ -118,6 +129,30 @@ class OlderTextResolver(ReferenceResolver):
         if self._text.matrix_fed:
             return super()._srv_services(steps)
         return [(steps[0], SRV_SERVICES[1])]  # before v1.8: one SRV step, `_matrix._tcp`
+
+    async def _well_known(self, hostname: str) -> WellKnownResult:
+        """d2f012f4 went on to SRV only when the well-known "returned an error response": a
+        201 with a delegation is a response to use (later texts: "not 200" is invalid)."""
+        if self._text.error_gate == "non-200":
+            return await super()._well_known(hostname)
+        url = f"https://{hostname}{WELL_KNOWN_PATH}"
+        timeout = self._env.timeout
+        try:
+            response = await asyncio.wait_for(
+                get_once(url, dns=self._dns, ssl_context=self._ssl,
+                         port=self._env.well_known_port, timeout=timeout),
+                timeout,
+            )  # fmt: skip
+        except (asyncio.TimeoutError, TimeoutError):
+            return WellKnownResult(None, f"no answer within {timeout}s", ERROR_TTL)
+        except (WellKnownError, FetchError, DnsLookupError) as exc:
+            return WellKnownResult(None, str(exc), ERROR_TTL)
+        if not 200 <= response.status < 300:
+            return WellKnownResult(None, f"{url}: status {response.status}", ERROR_TTL)
+        try:
+            return WellKnownResult(parse_well_known_body(response.body), None, ERROR_TTL)
+        except WellKnownError as exc:
+            return WellKnownResult(None, f"{url}: {exc}", ERROR_TTL, invalid_body=True)
 
     def _cache_well_known(self, hostname: str, result: WellKnownResult) -> None:
         if self._text.caching:  # the caching paragraph arrived with 3c17a0e5
