@@ -232,3 +232,15 @@ def test_d2f012f4_step_4_gate_is_an_error_response(catalog, run) -> None:
         assert verdict is not None and verdict.passed, spec
     wrong = run(s201, _current_text_only, spec="draft-d2f012f4").verdict
     assert wrong is not None and not wrong.passed
+
+
+def test_b971bcee_fetched_the_well_known_on_port_443_exclusively(catalog, run) -> None:
+    """Replay miss: b971bcee still said 'port 443 exclusively' (dropped by 1c30f5eb, first in
+    39b71413), which diff draft-b971bcee draft-39b71413 now shows: a redirect to another port."""
+    assert any("port 443 exclusively" in w for w in reasons("draft-b971bcee", "draft-39b71413"))
+    scenario = catalog["step3-redirect-to-other-port-followed"]
+    for spec in ("draft-b971bcee", "draft-39b71413", "v1.19"):
+        verdict = run(scenario, reference_factory, spec=spec).verdict
+        assert verdict is not None and verdict.passed, spec
+    wrong = run(scenario, _current_text_only, spec="draft-b971bcee").verdict
+    assert wrong is not None and not wrong.passed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import astuple, dataclass, replace
 from typing import TYPE_CHECKING
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from matrix_resolver_conformance.catalog.rulesets import LATEST, registry
 from matrix_resolver_conformance.reference.dns_client import DnsLookupError
@@ -22,7 +23,10 @@ from matrix_resolver_conformance.reference.resolver import (
 from matrix_resolver_conformance.reference.server_name import ServerName, format_host_header
 from matrix_resolver_conformance.reference.well_known import (
     ERROR_TTL,
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
     WELL_KNOWN_PATH,
+    InvalidBody,
     WellKnownError,
     WellKnownResult,
     parse_well_known_body,
@@ -50,6 +54,7 @@ class Reading:
     caching: bool = True  # from 3c17a0e5
     matrix_fed: bool = True  # `_matrix-fed._tcp`, legacy deprecated, from v1.8
     error_gate: str = "non-200"  # "error-response" (d2f012f4): any 2xx is a response to use
+    well_known_443_only: bool = False  # "port 443 exclusively" (until 1c30f5eb)
 
 
 CURRENT = Reading()
@@ -63,7 +68,7 @@ _D39B71413 = replace(
 )  # fmt: skip
 _DB971BCEE = replace(
     _D39B71413, explicit_port_host_has_port=False, delegated_ip_host="without-port",
-    caching=False,
+    caching=False, well_known_443_only=True,
 )  # fmt: skip
 _DD2F012F4 = replace(
     _DB971BCEE, explicit_port_step=False, delegated_port_in_host=False,
@@ -131,28 +136,54 @@ class OlderTextResolver(ReferenceResolver):
         return [(steps[0], SRV_SERVICES[1])]  # before v1.8: one SRV step, `_matrix._tcp`
 
     async def _well_known(self, hostname: str) -> WellKnownResult:
-        """d2f012f4 went on to SRV only when the well-known "returned an error response": a
-        201 with a delegation is a response to use (later texts: "not 200" is invalid)."""
-        if self._text.error_gate == "non-200":
+        """Where the drafts' well-known differs: d2f012f4 went on to SRV only after an "error
+        response" (a 201 with a delegation is used); d2f012f4 and b971bcee used "port 443
+        exclusively" (a redirect elsewhere is not followed there)."""
+        text = self._text
+        if text.error_gate == "non-200" and not text.well_known_443_only:
             return await super()._well_known(hostname)
-        url = f"https://{hostname}{WELL_KNOWN_PATH}"
         timeout = self._env.timeout
         try:
-            response = await asyncio.wait_for(
-                get_once(url, dns=self._dns, ssl_context=self._ssl,
-                         port=self._env.well_known_port, timeout=timeout),
-                timeout,
-            )  # fmt: skip
+            server = await asyncio.wait_for(self._older_fetch(hostname), timeout)
         except (asyncio.TimeoutError, TimeoutError):
             return WellKnownResult(None, f"no answer within {timeout}s", ERROR_TTL)
+        except InvalidBody as exc:
+            return WellKnownResult(None, str(exc), ERROR_TTL, invalid_body=True)
         except (WellKnownError, FetchError, DnsLookupError) as exc:
             return WellKnownResult(None, str(exc), ERROR_TTL)
-        if not 200 <= response.status < 300:
-            return WellKnownResult(None, f"{url}: status {response.status}", ERROR_TTL)
-        try:
-            return WellKnownResult(parse_well_known_body(response.body), None, ERROR_TTL)
-        except WellKnownError as exc:
-            return WellKnownResult(None, f"{url}: {exc}", ERROR_TTL, invalid_body=True)
+        return WellKnownResult(server, None, ERROR_TTL)  # no caching text in these drafts
+
+    async def _older_fetch(self, hostname: str) -> ServerName:
+        url = f"https://{hostname}{WELL_KNOWN_PATH}"
+        visited = {url}
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await get_once(url, dns=self._dns, ssl_context=self._ssl,
+                                      port=self._env.well_known_port,
+                                      timeout=self._env.timeout)  # fmt: skip
+            location = response.header("location")
+            if response.status in REDIRECT_STATUSES and self.follow_redirects:
+                if not location:
+                    raise WellKnownError(f"{url}: {response.status} redirect without Location")
+                try:
+                    url = urldefrag(urljoin(url, location)).url
+                    port = urlsplit(url).port
+                except ValueError as exc:
+                    raise WellKnownError(f"{url}: bad redirect Location: {exc}") from None
+                if self._text.well_known_443_only and port not in (None, 443):
+                    raise WellKnownError(f"{url}: not port 443 ('port 443 exclusively')")
+                if url in visited:
+                    raise WellKnownError(f"redirect loop back to {url}")
+                visited.add(url)
+                continue
+            ok = 200 <= response.status < 300 if self._text.error_gate != "non-200" else (
+                response.status == 200)  # fmt: skip
+            if not ok:
+                raise WellKnownError(f"{url}: status {response.status}")
+            try:
+                return parse_well_known_body(response.body)
+            except WellKnownError as exc:
+                raise InvalidBody(f"{url}: {exc}") from None
+        raise WellKnownError(f"more than {MAX_REDIRECTS} redirects")
 
     def _cache_well_known(self, hostname: str, result: WellKnownResult) -> None:
         if self._text.caching:  # the caching paragraph arrived with 3c17a0e5
