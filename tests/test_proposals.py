@@ -21,6 +21,7 @@ from matrix_resolver_conformance.env import Env
 from matrix_resolver_conformance.reference import factory as reference
 from matrix_resolver_conformance.reference.older_texts import reading
 from matrix_resolver_conformance.reference.resolver import SRV_SERVICES, ReferenceResolver
+from matrix_resolver_conformance.tools.cli import main as cli
 from matrix_resolver_conformance.tools.specdiff import diff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,3 +186,47 @@ def test_a_throwaway_proposal_by_the_readme(tmp_path: Path, monkeypatch) -> None
     # the checkout's own catalog never saw it
     monkeypatch.delenv(FIXTURES_ENV, raising=False)
     assert name not in registry().rule_sets
+
+
+def test_new_proposal_scaffold_loads_and_changes_nothing(tmp_path: Path, monkeypatch) -> None:
+    copy = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", copy)
+    monkeypatch.setenv(FIXTURES_ENV, str(copy))
+    assert cli(["new-proposal", "proposal-scaffolded", "--from", "v1.19"]) == 0
+    path = copy / "spec" / "proposal-scaffolded.toml"
+    assert path.exists() and registry().get("proposal-scaffolded").parent == "v1.19"
+    assert changed("v1.19", "proposal-scaffolded") == set()
+    assert cli(["new-proposal", "proposal-scaffolded"]) == 2  # exists
+    assert cli(["new-proposal", "no-prefix"]) == 2
+    # An override may change a scenario's level in that text (and only there).
+    sid = "step3-redirect-chain-of-five-followed"
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + f'\n[[override]]\nscenario = "{sid}"\nchange = "a limit of five is required"\n'
+        'level = "required"\nexpect = { well_known_max = 6 }\n',
+        encoding="utf-8",
+    )
+    scenario = {s.id: s for s in load_catalog()}[sid]
+    applied = scenario.under("proposal-scaffolded")
+    assert not isinstance(applied, str) and applied.level == "required"
+    other = scenario.under(REDIRECTS)
+    assert scenario.level == "robustness" and not isinstance(other, str)
+    assert other.level == "robustness"
+
+
+def test_list_filters_and_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["list", "--step", "3.3", "--sentence", "step3.3/3", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["step"] == "3.3" and "step3.3/3" in r["rests_on"] for r in rows)
+    assert all(r["applies_to"] for r in rows)
+    assert (
+        cli(["list", "--spec", REDIRECTS, "--world-contains", "wk4.test", "--format", "json"]) == 0
+    )
+    ids = {r["id"] for r in json.loads(capsys.readouterr().out)}
+    assert ids == {
+        "step3-redirect-chain-of-five-followed",
+        "step3-redirect-chain-of-four-not-followed",
+    }
+    assert cli(["list", "--spec", "v1.19", "--world-contains", "wk4.test"]) == 0
+    out = capsys.readouterr().out
+    assert "chain-of-four" not in out and "applies to: draft-b971bcee..v1.19" in out

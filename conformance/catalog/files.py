@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,11 @@ def read_toml(path: Path) -> dict[str, Any]:
 def fixtures_dir() -> Path:
     """`$MATRIX_RESOLVER_CONFORMANCE_FIXTURES` when set (a copy of fixtures/ to try a proposal
     in), else fixtures/ of a checkout (or editable install), else the copy shipped in the wheel."""
-    chosen = os.environ.get(FIXTURES_ENV)
+    return _fixtures_dir(os.environ.get(FIXTURES_ENV) or "")
+
+
+@cache
+def _fixtures_dir(chosen: str) -> Path:
     if chosen:
         path = Path(chosen)
         if not path.is_dir():

@@ -45,7 +45,9 @@ def load_catalog(directory: Path | None = None) -> list[Scenario]:
     directory = directory or fixtures_dir()
     scenarios: list[Scenario] = []
     seen: dict[str, str] = {}
-    reg = registry(directory)
+    reg = registry(directory, refresh=True)
+    if directory == fixtures_dir():
+        registry(refresh=True)  # the one ranges and `under` read
     files: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for path in sorted(directory.glob("*.toml")):
         data = read_toml(path)

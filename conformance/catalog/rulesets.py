@@ -113,7 +113,7 @@ def _ruleset(raw: dict[str, Any], where: str) -> RuleSet:
 
 
 @cache
-def _load(directory: Path) -> Registry:
+def _load(directory: Path, signature: tuple[tuple[str, int, int], ...]) -> Registry:
     spec = directory / "spec"
     raw = read_toml(spec / "rulesets.toml")
     rule_sets: dict[str, RuleSet] = {}
@@ -166,9 +166,20 @@ def _load(directory: Path) -> Registry:
     return Registry(directory, latest, rule_sets, tuple(history), tuple(proposals), raw_proposals)
 
 
-def registry(directory: Path | None = None) -> Registry:
-    """The rule sets of `directory` (default: the fixtures in use), read once."""
-    return _load((directory or fixtures_dir()).resolve())
+_CURRENT: dict[Path, Registry] = {}
+
+
+def registry(directory: Path | None = None, *, refresh: bool = False) -> Registry:
+    """The rule sets of `directory` (default: the fixtures in use). Read once; with `refresh`
+    (load_catalog asks for it) read again if a file of spec/ changed since."""
+    folder = directory or fixtures_dir()
+    if refresh or folder not in _CURRENT:
+        signature = tuple(
+            (p.name, (st := p.stat()).st_mtime_ns, st.st_size)
+            for p in sorted(folder.glob("spec/*.toml"))
+        )
+        _CURRENT[folder] = _load(folder.resolve(), signature)
+    return _CURRENT[folder]
 
 
 def resolve(name: str) -> str:

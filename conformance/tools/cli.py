@@ -1,6 +1,8 @@
 """`matrix-resolver-conformance`: read the catalog without running it.
 
-matrix-resolver-conformance list [--format text|json]
+matrix-resolver-conformance list [--step S] [--sentence ID] [--spec RULESET] [--world-contains TEXT]
+                                 [--format text|json]
+matrix-resolver-conformance new-proposal NAME [--from v1.19]
 matrix-resolver-conformance coverage [--output PATH] [--check]
 matrix-resolver-conformance diff OLD NEW [--format json|markdown]
 matrix-resolver-conformance spec-changes [--output PATH] [--check]
@@ -14,28 +16,74 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 from matrix_resolver_conformance import __version__
-from matrix_resolver_conformance.catalog import CatalogError, load_catalog
-from matrix_resolver_conformance.catalog.rulesets import RuleSetError
+from matrix_resolver_conformance.catalog import CatalogError, Scenario, load_catalog
+from matrix_resolver_conformance.catalog.rulesets import RuleSetError, registry, resolve
 from matrix_resolver_conformance.catalog.sentences import load_sentences
 from matrix_resolver_conformance.tools import specdiff
 from matrix_resolver_conformance.tools.coverage import render_markdown
 
 
+def _applies_to(scenario: Scenario) -> list[str]:
+    """The rule sets `scenario` applies to, runs of the history as ranges ("A..B")."""
+    reg = registry()
+    out: list[str] = []
+    run: list[str] = []
+    for name in reg.history:
+        if isinstance(scenario.under(name), str):
+            if run:
+                out.append(run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}")
+            run = []
+        else:
+            run.append(name)
+    if run:
+        out.append(run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}")
+    out += [n for n in reg.proposals if not isinstance(scenario.under(n), str)]
+    return out
+
+
+def _world_text(scenario: Scenario) -> str:
+    parts = [scenario.server_name, *scenario.dns, *scenario.dns_servfail, *scenario.dns_silent,
+             *(f"{n} {f}" for n, f in scenario.dns_faults)]  # fmt: skip
+    if scenario.well_known is not None:
+        parts += [scenario.well_known.body, *(f"{k}: {v}" for k, v in scenario.well_known.headers)]
+    for server in scenario.servers:
+        parts.append(server.label)
+        if server.well_known is not None:
+            parts += [server.well_known.body, *(v for _, v in server.well_known.headers)]
+    return "\n".join(parts)
+
+
 def _list(args: argparse.Namespace) -> int:
     catalog = load_catalog()
-    if args.format == "json":
-        rows = [
-            {"id": s.id, "step": s.step, "level": s.level, "sentence": s.sentence} for s in catalog
-        ]
-        print(json.dumps(rows, indent=2))
-        return 0
+    spec = resolve(args.spec) if args.spec else None
+    rows = []
     for s in catalog:
-        print(f'{s.id}\n    step {s.step} [{s.level}] "{s.sentence}"')
-    print(f"{len(catalog)} scenarios")
+        shown: Scenario | str = s.under(spec) if spec else s
+        if isinstance(shown, str):
+            continue  # not in that rule set
+        if args.step and s.step != args.step:
+            continue
+        if args.sentence and args.sentence not in (*shown.sentence_ids, *s.rests_on):
+            continue
+        if args.world_contains and args.world_contains.lower() not in _world_text(s).lower():
+            continue
+        rows.append(shown)
+    if args.format == "json":
+        out = [{"id": s.id, "step": s.step, "level": s.level, "sentence": s.sentence,
+                "sentence_ids": list(s.sentence_ids), "rests_on": list(s.rests_on),
+                "applies_to": _applies_to(s)} for s in rows]  # fmt: skip
+        print(json.dumps(out, indent=2))
+        return 0
+    for s in rows:
+        ids = ", ".join(s.sentence_ids) or "-"
+        print(f'{s.id}\n    step {s.step} [{s.level}] {ids} "{s.sentence}"')
+        print(f"    applies to: {', '.join(_applies_to(s)) or 'none'}")
+    print(f"{len(rows)} scenarios" + (f" (of {len(catalog)})" if len(rows) != len(catalog) else ""))
     return 0
 
 
@@ -76,6 +124,70 @@ def _impact(args: argparse.Namespace) -> int:
     else:
         print(markdown_report(report), end="")
     return 1 if report["unreviewed"] else 0
+
+
+PROPOSAL_TEMPLATE = """\
+# {name}: a proposed change to "Resolving server names", branching from {parent}.
+# How to fill this in: fixtures/README.md, "Proposals". Check it with
+#   matrix-resolver-conformance diff {parent} {name}
+#   matrix-resolver-conformance impact NEW_TEXT --base {parent} --ruleset {name}
+#   pytest --pyargs conformance --conformance-spec={parent},{name}
+
+[ruleset]
+name = "{name}"
+parent = "{parent}"
+date = {date}
+source = "TODO: the MSC or pull request"
+text = "TODO: what the text says, in a few words"
+summary = "TODO: one line for docs/spec-changes.md"
+
+# The text: {parent}'s sentences with these changes (ids: spec/current.toml).
+# [[sentence]]
+# id = "step3/2"
+# text = "the sentence as the proposal words it"
+#
+# [[sentence]]
+# id = "step5/1"
+# remove = true
+
+# Each scenario whose expectation changes (expect is merged over {parent}'s):
+# [[override]]
+# scenario = "SCENARIO-ID"
+# change = "what the proposal says differently"
+# sentence = "the proposal's sentence, quoted"
+# sentence_id = "step3/2"
+# expect = {{ request = "origin:8448", host = "origin.test" }}
+#
+# A scenario only this proposal has: [[scenario]], as in the step files.
+"""
+
+
+def _new_proposal(args: argparse.Namespace) -> int:
+    """Write fixtures/spec/NAME.toml: the [ruleset] and commented examples of the rest."""
+    import datetime
+
+    from matrix_resolver_conformance.catalog import fixtures_dir
+
+    name = args.name
+    if not re.fullmatch(r"proposal-[a-z0-9][a-z0-9.-]*", name):
+        print("matrix-resolver-conformance new-proposal: the name is proposal-<lower-case words "
+              "joined by '-'>", file=sys.stderr)  # fmt: skip
+        return 2
+    reg = registry()
+    parent = reg.resolve(args.parent)
+    if name in reg.rule_sets:
+        print(f"matrix-resolver-conformance new-proposal: {name} exists", file=sys.stderr)
+        return 2
+    folder = Path(args.output) if args.output else fixtures_dir() / "spec"
+    path = folder / f"{name}.toml"
+    if path.exists():
+        print(f"matrix-resolver-conformance new-proposal: {path} exists", file=sys.stderr)
+        return 2
+    text = PROPOSAL_TEMPLATE.format(name=name, parent=parent, date=datetime.date.today())
+    path.write_text(text, encoding="utf-8")
+    registry(folder.parent, refresh=True)
+    print(f"wrote {path}; next: fixtures/README.md, 'Proposals', steps 3 to 5")
+    return 0
 
 
 def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
@@ -141,6 +253,16 @@ def _main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="every scenario with its step, level and spec sentence")
     p_list.add_argument("--format", choices=("text", "json"), default="text")
+    p_list.add_argument("--step", help="only this step (1 ... 6, 3.1 ... 3.5, tls, grammar)")
+    p_list.add_argument(
+        "--sentence", metavar="ID", help="only scenarios citing or resting on this sentence id"
+    )
+    p_list.add_argument(
+        "--spec", metavar="RULESET", help="only scenarios of this rule set, as it has them"
+    )
+    p_list.add_argument(
+        "--world-contains", metavar="TEXT", help="only worlds (DNS, bodies, sites) with TEXT"
+    )
     p_list.set_defaults(run=_list)
     p_cov = sub.add_parser("coverage", help="spec sentence -> scenarios (docs/coverage.md)")
     p_cov.add_argument("--output", default="docs/coverage.md", help="file, or - for stdout")
@@ -171,6 +293,11 @@ def _main(argv: list[str]) -> int:
     )
     p_imp.add_argument("--format", choices=("json", "markdown"), default="markdown")
     p_imp.set_defaults(run=_impact)
+    p_new = sub.add_parser("new-proposal", help="scaffold fixtures/spec/NAME.toml for a proposal")
+    p_new.add_argument("name", metavar="NAME", help="proposal-<what-it-does>")
+    p_new.add_argument("--from", dest="parent", default="latest", help="its parent (v1.19)")
+    p_new.add_argument("--output", help="the folder (default: the fixtures' spec/)")
+    p_new.set_defaults(run=_new_proposal)
     sub.add_parser("implementations", help="run real implementations, write the results page")
     p_render = sub.add_parser(
         "render", help="JSON report(s) -> one self-contained HTML page (docs/report-format.md)"
