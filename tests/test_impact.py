@@ -154,3 +154,22 @@ def test_markdown_is_postable(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert cli(["impact", str(path), "--base", "v1.7", "--format", "json"]) == 1
     assert json.loads(capsys.readouterr().out)["base"] == "v1.7"
     assert cli(["impact", str(tmp_path / "missing.md")]) == 2
+
+
+def test_a_proposal_text_renumbers_and_its_file_answers_every_question() -> None:
+    """proposal-no-legacy-srv as a spec editor would write it (3.5 renumbered 3.4, 6 renumbered
+    5): impact finds the proposal by its text, the removed and changed sentences, the overridden
+    scenarios diff lists, and the rest reviewed in the proposal's [reviewed] table (exit 0)."""
+    catalog = load_catalog()
+    text = (DATA / "proposal-no-legacy-srv-section.md").read_text(encoding="utf-8")
+    report = impact(text, catalog)
+    got = {c["id"]: c["change"] for c in report["changes"]}
+    removed = [f"step3.4/{i}" for i in range(1, 5)] + [f"step5/{i}" for i in range(1, 5)]
+    assert got == {**dict.fromkeys(removed, "removed"), "srv/3": "removed", "srv/7": "removed",
+                   "step3.5/1": "changed", "step6/1": "changed"}  # fmt: skip
+    assert report["ruleset"] == "proposal-no-legacy-srv"
+    assert set(report["overridden"]) == {r["id"] for r in diff(catalog, "v1.19", report["ruleset"])}
+    assert report["unreviewed"] == []
+    # Without its [reviewed] answers, the same text against the other proposal leaves questions.
+    other = impact(text, catalog, ruleset="proposal-well-known-redirects-limited")
+    assert other["unreviewed"] and other["overridden"] != report["overridden"]

@@ -57,7 +57,7 @@ def load_catalog(directory: Path | None = None) -> list[Scenario]:
     for name in reg.proposals:  # a proposal's own scenarios, and its overrides by scenario id
         data = reg.raw_proposals[name]
         where = reg.rule_sets[name].file
-        _only(data, {"ruleset", "override", "scenario", "sentence"}, where)
+        _only(data, {"ruleset", "override", "scenario", "sentence", "reviewed"}, where)
         files.append((where, data, {"since": name}))
         for entry in data.get("override", []):
             allowed = {"scenario", "change", "sentence", "sentence_id", "expect", "skip", "level"}

@@ -12,8 +12,11 @@ when it is one of its sentences, else `<part>/new-K`.
 For each changed, added or removed sentence, the dependents are the scenarios whose `rests_on`
 names it. A dependent "has an override" when the rule set matching the new text (`--ruleset`,
 else the one whose recorded text it is, if any) gives it another expectation than the base does
-(what `diff BASE RULESET` lists). The exit status is 1 while a changed normative sentence has a
-dependent without one: the catalog has not yet said what the change means for it.
+(what `diff BASE RULESET` lists), and is "reviewed" when that rule set, a proposal, names it or
+the sentence in its `[reviewed]` table (why its expectation stays). The exit status is 1 while
+a changed normative sentence has a dependent with neither: the catalog has not yet said what
+the change means for it. Steps a text removes renumber the rest; each step is matched with the
+base step whose sentences it holds.
 """
 
 from __future__ import annotations
@@ -125,11 +128,50 @@ class Change:
                 "old": self.old, "new": self.new, "dependents": self.dependents}  # fmt: skip
 
 
+GROUPS = (("1", "2", "3", "4", "5", "6"), ("3.1", "3.2", "3.3", "3.4", "3.5"))
+
+
+def renumber(base: list[Sentence], parts: dict[str, str]) -> dict[str, str]:
+    """`parts` under the base's numbers. A text that removes a step renumbers the ones after it
+    (v1.19 without 3.4 calls 3.5 "3.4"), so the steps of each level are matched, in order, with
+    the base steps whose sentences they hold (the best alignment; a step's own number breaks
+    ties), and a step matched with none keeps its number."""
+    out = {k: v for k, v in parts.items() if not any(k in g for g in GROUPS)}
+    for group in GROUPS:
+        new = [p for p in group if p in parts]
+        old = [q for q in group if any(s.step == q for s in base)]
+
+        def score(p: str, q: str) -> float:
+            held = sum(s.text in parts[p] for s in base if s.step == q)
+            return held + (0.5 if p == q else 0.0) if held or p == q else 0.0
+
+        # best[i][j]: the best total for new[:i] against old[:j], with its matching
+        best: list[list[tuple[float, list[tuple[str, str]]]]] = [
+            [(0.0, [])] * (len(old) + 1) for _ in range(len(new) + 1)
+        ]
+        for i in range(1, len(new) + 1):
+            for j in range(1, len(old) + 1):
+                options = [best[i - 1][j], best[i][j - 1]]
+                gain = score(new[i - 1], old[j - 1])
+                if gain > 0:
+                    total, pairs = best[i - 1][j - 1]
+                    options.append((total + gain, [*pairs, (new[i - 1], old[j - 1])]))
+                best[i][j] = max(options, key=lambda option: option[0])
+        matched = dict(best[len(new)][len(old)][1])
+        taken = set(matched.values())
+        for p in new:
+            q = matched.get(p, p if p not in taken else f"{p}?")
+            out[q] = parts[p]
+    return out
+
+
 def align(base: list[Sentence], parts: dict[str, str]) -> list[Change]:
     """The changed, added and removed sentences of `parts` against `base`."""
     current = load_sentences()
+    parts = renumber(base, parts)
     changes: list[Change] = []
     compared = [p for p in SECTION_PARTS if p in parts or any(s.step == p for s in base)]
+    compared += [p for p in parts if p not in SECTION_PARTS and p != "tls"]  # "3.4?": unplaced
     if "tls" in parts:
         compared.append("tls")
     for part in compared:
@@ -173,6 +215,16 @@ def matching_ruleset(parts: dict[str, str]) -> str | None:
     return None
 
 
+def _reviewed(name: str | None) -> dict[str, str]:
+    """A proposal's `[reviewed]`: sentence or scenario id -> why its change leaves those
+    dependents' expectations as they are (they then need no override)."""
+    reg = registry()
+    if name is None or not reg.get(name).proposal:
+        return {}
+    table = reg.raw_proposals[name].get("reviewed", {})
+    return {str(k): str(v) for k, v in table.items()}
+
+
 def impact(
     markdown: str, catalog: list[Scenario], base: str = "latest", ruleset: str | None = None
 ) -> dict[str, Any]:
@@ -185,14 +237,20 @@ def impact(
     changes = align(base_text, parts)
     against = reg.resolve(ruleset) if ruleset else matching_ruleset(parts)
     overridden = {row["id"] for row in diff(catalog, base, against)} if against else set()
+    reviewed = _reviewed(against)
     for c in changes:
         for s in catalog:
             applies = not isinstance(s.under(base), str) or s.id in overridden
             if c.id in s.rests_on and applies:
-                c.dependents.append({"id": s.id, "level": s.level, "step": s.step,
-                                     "override": s.id in overridden})  # fmt: skip
-    unreviewed = sorted({d["id"] for c in changes if c.kind == "normative"
-                         for d in c.dependents if not d["override"]})  # fmt: skip
+                why = reviewed.get(s.id) or reviewed.get(c.id) or ""
+                c.dependents.append(
+                    {"id": s.id, "level": s.level, "step": s.step,
+                     "override": s.id in overridden, "reviewed": why}
+                )  # fmt: skip
+    unreviewed = sorted(
+        {d["id"] for c in changes if c.kind == "normative" for d in c.dependents
+         if not d["override"] and not d["reviewed"]}
+    )  # fmt: skip
     return {
         "base": base,
         "ruleset": against,
@@ -223,9 +281,11 @@ def markdown_report(report: dict[str, Any]) -> str:
             lines.append(f"  - now: {c['new']}")
         if c["dependents"]:
             shown = ", ".join(
-                f"`{d['id']}`" + (" (override)" if d["override"] else " **(no override)**")
+                f"`{d['id']}`"
+                + (" (override)" if d["override"] else " (reviewed)" if d["reviewed"]
+                   else " **(no override)**")
                 for d in c["dependents"]
-            )
+            )  # fmt: skip
             lines.append(f"  - rests on it: {shown}")
     lines.append("")
     if report["unreviewed"]:
