@@ -31,6 +31,7 @@ from matrix_resolver_conformance.tools.cli import main as cli
 from matrix_resolver_conformance.tools.specdiff import diff, spec_changes_page
 
 ROOT = Path(__file__).resolve().parents[1]
+REDIRECTS_PROPOSAL = "proposal-well-known-redirects-limited"
 
 
 def reasons(old: str, new: str) -> set[str]:
@@ -172,6 +173,8 @@ def test_regression_check_sorts_failures_by_whether_the_expectation_changed() ->
         results, "x", "v1.19,proposal-no-legacy-srv"
     )
     assert summary.regression(results[:1]) is None  # one rule set: no regression check
+    siblings = [result(changed, new, "failed"), result(changed, REDIRECTS_PROPOSAL, "passed")]
+    assert summary.regression(siblings) is None  # two proposals side by side
 
 
 def test_r0_1_1_fixed_the_schema_contradiction_of_r0_1_0() -> None:

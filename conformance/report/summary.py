@@ -93,7 +93,7 @@ def regression(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     """With exactly two rule sets (`--conformance-spec=OLD,NEW`): each failure sorted by whether
     the scenario's expectation differs between OLD and NEW (`diff OLD NEW`, from the catalog's
     overrides) or not (a regression on an unchanged expectation). OLD is the one the other
-    descends from, else the first given."""
+    descends from; two rule sets neither of which descends from the other get no verdict."""
     specs = list(dict.fromkeys(r["spec"] for r in results))
     if len(specs) != 2:
         return None
@@ -105,6 +105,8 @@ def regression(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     try:
         if descends_from(old, new):
             old, new = new, old
+        elif not descends_from(new, old):
+            return None  # two texts side by side (two proposals), not one edited into the other
         changed = {row["id"] for row in diff(load_catalog(), old, new)}
     except (RuleSetError, ValueError):
         return None
