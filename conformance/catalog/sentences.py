@@ -127,7 +127,7 @@ def _texts(directory: Path) -> tuple[tuple[str, str, tuple[dict[str, Any], ...]]
     path = spec / "texts.toml"
     if path.exists():
         for t in read_toml(path).get("text", []):
-            unknown = set(t) - {"rulesets", "from", "note", "sentence"}
+            unknown = set(t) - {"rulesets", "from", "note", "sentence", "reviewed"}
             if unknown:
                 raise CatalogError(f"texts.toml: unknown key(s) {sorted(unknown)}")
             out.append((str(t["rulesets"]), str(t["from"]), tuple(t.get("sentence", []))))
@@ -161,6 +161,18 @@ def _text_of(name: str, directory: Path, seen: tuple[str, ...]) -> list[Sentence
             return None
         return apply_changes(base, list(changes), f"texts.toml ({rulesets})")
     return None
+
+
+def text_entry(ruleset: str, directory: Path | None = None) -> dict[str, Any]:
+    """The spec/texts.toml `[[text]]` whose rule sets include `ruleset` ({} if none)."""
+    directory = (directory or fixtures_dir()).resolve()
+    path = directory / "spec" / "texts.toml"
+    if not path.exists():
+        return {}
+    for t in read_toml(path).get("text", []):
+        if in_range(ruleset, str(t["rulesets"])):
+            return dict(t)
+    return {}
 
 
 def covers(scenario: Scenario, sentence: Sentence) -> bool:

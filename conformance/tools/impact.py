@@ -28,7 +28,12 @@ from typing import Any
 
 from matrix_resolver_conformance.catalog.model import Scenario
 from matrix_resolver_conformance.catalog.rulesets import registry
-from matrix_resolver_conformance.catalog.sentences import Sentence, load_sentences, text_of
+from matrix_resolver_conformance.catalog.sentences import (
+    Sentence,
+    load_sentences,
+    text_entry,
+    text_of,
+)
 from matrix_resolver_conformance.tools.specdiff import diff
 
 SIMILAR = 0.6  # difflib ratio above which a left-over piece is the base sentence, changed
@@ -216,12 +221,16 @@ def matching_ruleset(parts: dict[str, str]) -> str | None:
 
 
 def _reviewed(name: str | None) -> dict[str, str]:
-    """A proposal's `[reviewed]`: sentence or scenario id -> why its change leaves those
-    dependents' expectations as they are (they then need no override)."""
+    """`[reviewed]` of a proposal, or of the spec/texts.toml entry of a text of the history:
+    sentence or scenario id -> why the change leaves those dependents' expectations as they
+    are (they then need no override)."""
     reg = registry()
-    if name is None or not reg.get(name).proposal:
+    if name is None:
         return {}
-    table = reg.raw_proposals[name].get("reviewed", {})
+    if reg.get(name).proposal:
+        table = reg.raw_proposals[name].get("reviewed", {})
+    else:
+        table = text_entry(name).get("reviewed", {})
     return {str(k): str(v) for k, v in table.items()}
 
 
