@@ -121,6 +121,15 @@ class HomeserverProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
 
+    async def exits_within(self, seconds: float) -> bool:
+        """Has it exited, or does it within `seconds`? (A crash closes its sockets a moment
+        before the exit is seen: a failed trigger asks this before blaming the answer.)"""
+        if self.proc is None or self.proc.returncode is not None:
+            return True
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), seconds)
+        return self.proc.returncode is not None
+
     def died(self) -> str:
         code = None if self.proc is None else self.proc.returncode
         return f"the homeserver exited (code {code}); its last output: {self.tail()}"

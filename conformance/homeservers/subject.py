@@ -27,6 +27,7 @@ from matrix_resolver_harness.addresses import worker_index
 from matrix_resolver_harness.netns import NetworkSetup
 
 NEVER_VALID = 2**53 - 1  # minimum_valid_until_ts beyond any cached key: the server must fetch
+CRASH_GRACE = 0.5  # seconds a failed trigger waits to see whether the server is exiting
 
 
 def trigger_request(profile: Profile, target: str) -> tuple[str, str, bytes]:
@@ -94,7 +95,11 @@ class HomeserverSubject:
             await self.process.stop()
             self.process = None
             if self.crashes > self.profile.restarts:
-                self._failed = f"it crashed {self.crashes} times; not restarted again"
+                self._failed = (
+                    f"not run: the homeserver crashed {self.crashes} times (more than [isolation] "
+                    f"restarts = {self.profile.restarts}) and is not started again; its last "
+                    "output is in the failure of the scenario it last crashed in"
+                )
                 raise HomeserverFailed(self._failed)
         process = HomeserverProcess(
             self.profile, self.network, ca_file=self.ca_file, dns_host=self.needs.dns_host or "",
@@ -140,8 +145,8 @@ class HomeserverSubject:
             )  # fmt: skip
         except HttpFailure as e:
             out.calls.append(Call(what, False, f"got no answer: {e}", claims=False))
-            problem = process.died() if not process.alive else f"the {what} got no answer: {e}"
-            out.problems.append(problem)
+            crashed = await process.exits_within(CRASH_GRACE)
+            out.problems.append(process.died() if crashed else f"the {what} got no answer: {e}")
             return
         out.calls.append(Call(what, True, f"answered {status}", claims=False))
 
