@@ -70,7 +70,9 @@ class Toy:
             transport.close()
             return web.Response()
         if self.args.mode == "orphan" and self.triggers == 1:
-            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+            sleeper = "import time; time.sleep(3600)"  # its own session: not the server's group
+            subprocess.Popen([sys.executable, "-c", sleeper, self.args.orphan_marker],
+                             start_new_session=True)  # fmt: skip
         body: dict[str, Any] = await request.json()
         results = []
         for target in body.get("server_keys", {}):
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="ok")
     parser.add_argument("--crash-after", type=int, default=1)
     parser.add_argument("--cache", action="store_true")
+    parser.add_argument("--orphan-marker", default="toy-orphan")
     args = parser.parse_args()
     if args.mode == "exit-at-start":
         print("toy: cannot open its database (on purpose)", flush=True)

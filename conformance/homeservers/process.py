@@ -3,8 +3,9 @@
 The process runs in the world's network namespace and a private mount namespace of its own, in
 which /etc/resolv.conf names the world's DNS server (port 53, the only port resolv.conf allows)
 and /etc/hosts is neutral, so the server's own resolver (glibc, Go, hickory, twisted.names) asks
-only the fake world. It gets a fresh data directory, its own process group, and is stopped
-(SIGTERM, then SIGKILL) with everything it started; its log is kept for failure messages.
+only the fake world. It gets a fresh data directory, its own process group and PID namespace
+(nothing it starts outlives it, `setsid` included), and is stopped (SIGTERM, then SIGKILL) with
+everything it started; its log is kept for failure messages.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class HomeserverProcess:
         self, argv: tuple[str, ...], binds: dict[str, str]
     ) -> asyncio.subprocess.Process:
         command = [self.profile.fill(a, self.values) for a in argv]
-        inside, fds = self.network.inside(command, binds=binds)
+        inside, fds = self.network.inside(command, binds=binds, own_pids=True)
         try:
             return await asyncio.create_subprocess_exec(
                 *inside, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
