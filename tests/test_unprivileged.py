@@ -147,6 +147,25 @@ def test_suite_passes_as_nobody(
     report.unlink()
 
 
+@pytest.mark.slow
+def test_a_whole_homeserver_as_nobody(nobody: Unprivileged) -> None:
+    """`--homeserver` as an ordinary user: the server (the toy of tests/test_homeservers.py)
+    runs in the user namespace's network, with its own mounts (resolv.conf) and PIDs."""
+    toy = nobody.work / "toy_homeserver.py"
+    shutil.copy(ROOT / "tests" / "toy_homeserver.py", toy)
+    toy.chmod(0o644)
+    command = ["{python}", str(toy), "--listen", "{listen_host}:{listen_port}", "--ca",
+               "{ca_file}", "--cache"]  # fmt: skip
+    profile = nobody.work / "toy.toml"
+    profile.write_text(f"command = {json.dumps(command)}\n[trigger]\ntimeout = 8\n")
+    profile.chmod(0o644)
+    res = nobody.pytest(*SUITE, f"--homeserver={profile}", "-k", "step1 or step3.3", "-n", "2")
+    assert res.returncode == 0, output(res)
+    assert re.search(r"\b(4[0-9]|[5-9][0-9]) passed\b", summary(res)), output(res)
+    toy.unlink()
+    profile.unlink()
+
+
 # -- where the kernel refuses user namespaces --------------------------------------------------
 
 CAUSE = "user namespaces are disabled (sysctl user.max_user_namespaces=0)"
