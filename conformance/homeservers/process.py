@@ -106,13 +106,14 @@ class HomeserverProcess:
                     f"preparing it failed (exit {proc.returncode}): " + " | ".join(tail)
                 )
         self.proc = await self._spawn(self.profile.command, binds)
-        self._reader = loop.create_task(self._read_output())
+        self._reader = loop.create_task(self._read_output(self.proc))
         await self._wait_ready(started + self.profile.ready_timeout)
         return loop.time() - started
 
-    async def _read_output(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
+    async def _read_output(self, proc: asyncio.subprocess.Process) -> None:
+        """Keep its last lines; reads `proc`'s pipe, not `self.proc` (stop() clears that)."""
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
             self.output.append(line.decode(errors="replace").rstrip()[:300])
 
     def tail(self) -> str:
