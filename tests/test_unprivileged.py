@@ -54,17 +54,6 @@ class Unprivileged:
         return run([*become, self.venv.bin("pytest"), *args], self.work, timeout)
 
 
-def _usable_by(user: str) -> str | None:
-    """An interpreter `user` can run and make venvs with."""
-    candidates = [os.path.realpath(getattr(sys, "_base_executable", sys.executable))]
-    candidates += ["/usr/bin/python3", shutil.which("python3") or ""]
-    for python in dict.fromkeys(c for c in candidates if c):
-        probe = ["runuser", "-u", user, "--", python, "-c", "import venv, ensurepip, ssl"]
-        if run(probe, Path("/"), 60).returncode == 0:
-            return python
-    return None
-
-
 @pytest.fixture(scope="session")
 def nobody(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, project_wheel: Path
@@ -75,7 +64,7 @@ def nobody(
         pytest.skip("no user nobody on this machine: these tests need an ordinary user")
     if shutil.which("runuser") is None:
         pytest.skip("no runuser (util-linux): these tests need it to become the user nobody")
-    python = _usable_by("nobody")
+    python = venvs.usable_by("nobody")
     if python is None:
         pytest.skip(
             "no Python interpreter the user nobody can run (this one lives under a private "
