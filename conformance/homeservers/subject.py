@@ -12,6 +12,7 @@ starts a process per scenario instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -114,6 +115,12 @@ class HomeserverSubject:
             raise HomeserverFailed(self._failed) from None
         self.process = process
         return process
+
+    async def prepare(self) -> None:
+        """Start (or restart) the server before the scenario's world exists: what it sends
+        while starting (Synapse looks up the machine's own name at import) is no scenario's."""
+        with contextlib.suppress(HomeserverFailed):  # drive() reports it
+            await self._ensure()
 
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         loop = asyncio.get_running_loop()

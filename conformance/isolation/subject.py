@@ -108,6 +108,9 @@ class IsolatedSubject:
 
     # -- one scenario -------------------------------------------------------------------------
 
+    async def prepare(self) -> None:
+        pass  # the template starts in drive(): a failure to start is that scenario's verdict
+
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         if self._proc is None or self._proc.returncode is not None:
             await self.start()
