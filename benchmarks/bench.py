@@ -21,7 +21,14 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 COMMANDS = {
     "suite-serial": ([*PYTEST, "--pyargs", "conformance"], None),
     "suite-n2": ([*PYTEST, "--pyargs", "conformance", "-n", "2"], None),
-    "suite-all-specs-n2": ([*PYTEST, "--pyargs", "conformance", "-n", "2", "--spec=all"], None),
+    "suite-in-process-n2": (
+        [*PYTEST, "--pyargs", "conformance", "-n", "2", "--conformance-in-process"],
+        None,
+    ),
+    "suite-all-specs-n2": (
+        [*PYTEST, "--pyargs", "conformance", "-n", "2", "--conformance-spec=all"],
+        None,
+    ),
     "tests-n2": ([*PYTEST, "tests", "-n", "2"], ROOT),
 }
 

@@ -120,10 +120,11 @@ class NetworkSetup:
         return bound_socket(address, port, kind, self.new_socket)
 
     def inside(
-        self, argv: list[str], binds: dict[str, str] | None = None
+        self, argv: list[str], binds: dict[str, str] | None = None, own_pids: bool = False
     ) -> tuple[list[str], tuple[int, ...]]:
         """(argv, pass_fds) that run `argv` inside the world's network, with `binds` (a file to
-        show at a path, e.g. {"/etc/resolv.conf": our_file}) in a private mount namespace."""
+        show at a path, e.g. {"/etc/resolv.conf": our_file}) in a private mount namespace, and
+        if `own_pids`, in a PID namespace that nothing it starts can outlive (nsenter)."""
         if not self.private:
             if binds:
                 raise NetworkUnavailable("file overlays need a private namespace", "host")
@@ -139,6 +140,8 @@ class NetworkSetup:
             prefix += ["--user-fd", str(self._ns_files[1])]
         for target, source in (binds or {}).items():
             prefix += ["--bind", f"{source}={target}"]
+        if own_pids:
+            prefix.append("--own-pids")
         return [*prefix, "--", *argv], tuple(self._ns_files)
 
     def can_bind_privileged(self) -> bool:

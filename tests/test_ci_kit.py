@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 from tests import ci_runner
-from tests.venvs import ROOT, run
+from tests.venvs import ROOT, run, usable_by
 
 DOC = ROOT / "docs" / "ci.md"
 ACTION = ROOT / "action.yml"
@@ -213,16 +213,6 @@ def _remove_stale_users() -> None:
             _remove_user(entry.pw_name)
 
 
-def _usable_by(user: str) -> str | None:
-    candidates = [os.path.realpath(getattr(sys, "_base_executable", sys.executable))]
-    candidates += ["/usr/bin/python3", shutil.which("python3") or ""]
-    for python in dict.fromkeys(c for c in candidates if c):
-        probe = ["runuser", "-u", user, "--", python, "-c", "import venv, ensurepip, ssl"]
-        if run(probe, Path("/"), 60).returncode == 0:
-            return python
-    return None
-
-
 @pytest.fixture(scope="module")
 def ci_user() -> Iterator[CiUser]:
     if os.geteuid() != 0:
@@ -244,7 +234,7 @@ def ci_user() -> Iterator[CiUser]:
         sudoers.chmod(0o440)
         check = run(["visudo", "-c", "-f", sudoers], Path("/"), 60)
         assert check.returncode == 0, check.stdout + check.stderr
-        python = _usable_by(name)
+        python = usable_by(name)
         if python is None:
             pytest.skip(f"no Python interpreter {name} can run: install python3 and python3-venv")
         yield CiUser(pwd.getpwnam(name), python)

@@ -22,7 +22,9 @@ MARK = {"pass": "✓", "FAIL": "✗", "skip": "–", "-": "·"}  # .md mark -> t
 
 
 @pytest.fixture(scope="module")
-def sources() -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, str]]]:
+def sources() -> tuple[
+    dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, str]], list[dict[str, Any]]
+]:
     reports = {}
     for name in impl.IMPLEMENTATIONS:
         path = DOCS / "reports" / f"{name}.json"
@@ -30,7 +32,8 @@ def sources() -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str
             reports[name] = json.loads(path.read_text(encoding="utf-8"))
     if not reports:
         pytest.skip("no report in docs/reports/")
-    return reports, impl.load_findings(DOCS / "findings.toml")
+    findings = impl.load_findings(DOCS / "findings.toml")
+    return reports, findings, impl.load_differences(DOCS / "differences.toml")
 
 
 def markdown_numbers(md: str) -> tuple[dict[str, dict[str, str]], dict[str, int], list[list[str]]]:
@@ -80,9 +83,9 @@ def page_numbers(
 
 
 def test_page_and_markdown_agree_on_every_count(sources: Any) -> None:
-    reports, findings = sources
-    md, _ = impl.render(reports, findings)
-    page = parse(impl.render_html(reports, findings))
+    reports, findings, comparisons = sources
+    md, _ = impl.render(reports, findings, comparisons)
+    page = parse(impl.render_html(reports, findings, comparisons))
     md_levels, md_failures, md_rows = markdown_numbers(md)
     levels, failures, rows, grids = page_numbers(page)
     assert len(md_levels) == len(reports) and len(md_rows) == len(
@@ -98,9 +101,9 @@ def test_page_and_markdown_agree_on_every_count(sources: Any) -> None:
 
 
 def test_committed_page_is_current(sources: Any) -> None:
-    reports, findings = sources
+    reports, findings, comparisons = sources
     committed = DOCS / "implementations.html"
     assert committed.exists(), "run: matrix-resolver-conformance implementations"
-    assert committed.read_text(encoding="utf-8") == impl.render_html(reports, findings), (
-        "docs/implementations.html is out of date: run matrix-resolver-conformance implementations"
-    )
+    assert committed.read_text(encoding="utf-8") == impl.render_html(
+        reports, findings, comparisons
+    ), "docs/implementations.html is out of date: run matrix-resolver-conformance implementations"

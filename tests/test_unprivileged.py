@@ -54,17 +54,6 @@ class Unprivileged:
         return run([*become, self.venv.bin("pytest"), *args], self.work, timeout)
 
 
-def _usable_by(user: str) -> str | None:
-    """An interpreter `user` can run and make venvs with."""
-    candidates = [os.path.realpath(getattr(sys, "_base_executable", sys.executable))]
-    candidates += ["/usr/bin/python3", shutil.which("python3") or ""]
-    for python in dict.fromkeys(c for c in candidates if c):
-        probe = ["runuser", "-u", user, "--", python, "-c", "import venv, ensurepip, ssl"]
-        if run(probe, Path("/"), 60).returncode == 0:
-            return python
-    return None
-
-
 @pytest.fixture(scope="session")
 def nobody(
     pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, project_wheel: Path
@@ -75,7 +64,7 @@ def nobody(
         pytest.skip("no user nobody on this machine: these tests need an ordinary user")
     if shutil.which("runuser") is None:
         pytest.skip("no runuser (util-linux): these tests need it to become the user nobody")
-    python = _usable_by("nobody")
+    python = venvs.usable_by("nobody")
     if python is None:
         pytest.skip(
             "no Python interpreter the user nobody can run (this one lives under a private "
@@ -145,6 +134,25 @@ def test_suite_passes_as_nobody(
     network = "conformance: network: private network namespace (user namespace); IPv6 test "
     assert network + "addresses" in res.stdout.splitlines(), res.stdout
     report.unlink()
+
+
+@pytest.mark.slow
+def test_a_whole_homeserver_as_nobody(nobody: Unprivileged) -> None:
+    """`--homeserver` as an ordinary user: the server (the toy of tests/test_homeservers.py)
+    runs in the user namespace's network, with its own mounts (resolv.conf) and PIDs."""
+    toy = nobody.work / "toy_homeserver.py"
+    shutil.copy(ROOT / "tests" / "toy_homeserver.py", toy)
+    toy.chmod(0o644)
+    command = ["{python}", str(toy), "--listen", "{listen_host}:{listen_port}", "--ca",
+               "{ca_file}", "--cache"]  # fmt: skip
+    profile = nobody.work / "toy.toml"
+    profile.write_text(f"command = {json.dumps(command)}\n[trigger]\ntimeout = 8\n")
+    profile.chmod(0o644)
+    res = nobody.pytest(*SUITE, f"--homeserver={profile}", "-k", "step1 or step3.3", "-n", "2")
+    assert res.returncode == 0, output(res)
+    assert re.search(r"\b(4[0-9]|[5-9][0-9]) passed\b", summary(res)), output(res)
+    toy.unlink()
+    profile.unlink()
 
 
 # -- where the kernel refuses user namespaces --------------------------------------------------

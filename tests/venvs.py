@@ -82,6 +82,17 @@ def run(
     )  # fmt: skip
 
 
+def usable_by(user: str) -> str | None:
+    """An interpreter the user `user` can run (runuser) and make venvs with."""
+    candidates = [os.path.realpath(getattr(sys, "_base_executable", sys.executable))]
+    candidates += ["/usr/bin/python3", shutil.which("python3") or ""]
+    for python in dict.fromkeys(c for c in candidates if c):
+        probe = ["runuser", "-u", user, "--", python, "-c", "import venv, ensurepip, ssl"]
+        if run(probe, Path("/"), 60).returncode == 0:
+            return python
+    return None
+
+
 def checked(cmd: Sequence[str | Path], cwd: Path, timeout: float = PIP_TIMEOUT) -> None:
     res = run(cmd, cwd, timeout)
     if res.returncode != 0:

@@ -144,7 +144,7 @@ def _build_agent(env: Any, config: HomeServerConfig) -> tuple[MatrixFederationAg
     dns = dns_client.Resolver(
         servers=[tuple(env.dns_server)], timeout=(env.timeout,), reactor=reactor
     )
-    proxy = NameResolverReactor(reactor, DnsHostnameResolver(dns))
+    proxy: Any = NameResolverReactor(reactor, DnsHostnameResolver(dns))  # provides the reactor
     server_name = config.server.server_name
     clock = Clock(proxy, server_name)
     agent = MatrixFederationAgent(

@@ -25,7 +25,7 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.interfaces import IHostnameResolver, IHostResolution, IResolutionReceiver
+from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from twisted.names import dns
 from twisted.python.failure import Failure
 from zope.interface import directlyProvides, implementer, providedBy
@@ -40,8 +40,9 @@ _thread: threading.Thread | None = None
 def ensure_reactor() -> Any:
     """The global reactor, running on its daemon thread (started on the first call)."""
     global _thread
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
 
+    reactor: Any = installed  # zope interfaces confuse mypy's view of its methods
     with _lock:
         if _thread is None:
             ready = threading.Event()
@@ -194,12 +195,12 @@ class DnsHostnameResolver:
 
     def resolveHostName(
         self,
-        resolutionReceiver: IResolutionReceiver,
+        resolutionReceiver: Any,  # an IResolutionReceiver (zope interfaces confuse mypy)
         hostName: str,
         portNumber: int = 0,
         addressTypes: Any = None,
         transportSemantics: str = "TCP",
-    ) -> IResolutionReceiver:
+    ) -> Any:
         resolutionReceiver.resolutionBegan(_Resolution(hostName))
         families = [
             f for f, kind in _FAMILIES.items() if addressTypes is None or kind in addressTypes

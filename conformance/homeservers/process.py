@@ -3,8 +3,9 @@
 The process runs in the world's network namespace and a private mount namespace of its own, in
 which /etc/resolv.conf names the world's DNS server (port 53, the only port resolv.conf allows)
 and /etc/hosts is neutral, so the server's own resolver (glibc, Go, hickory, twisted.names) asks
-only the fake world. It gets a fresh data directory, its own process group, and is stopped
-(SIGTERM, then SIGKILL) with everything it started; its log is kept for failure messages.
+only the fake world. It gets a fresh data directory, its own process group and PID namespace
+(nothing it starts outlives it, `setsid` included), and is stopped (SIGTERM, then SIGKILL) with
+everything it started; its log is kept for failure messages.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class HomeserverProcess:
         self, argv: tuple[str, ...], binds: dict[str, str]
     ) -> asyncio.subprocess.Process:
         command = [self.profile.fill(a, self.values) for a in argv]
-        inside, fds = self.network.inside(command, binds=binds)
+        inside, fds = self.network.inside(command, binds=binds, own_pids=True)
         try:
             return await asyncio.create_subprocess_exec(
                 *inside, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -105,13 +106,14 @@ class HomeserverProcess:
                     f"preparing it failed (exit {proc.returncode}): " + " | ".join(tail)
                 )
         self.proc = await self._spawn(self.profile.command, binds)
-        self._reader = loop.create_task(self._read_output())
+        self._reader = loop.create_task(self._read_output(self.proc))
         await self._wait_ready(started + self.profile.ready_timeout)
         return loop.time() - started
 
-    async def _read_output(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        while line := await self.proc.stdout.readline():
+    async def _read_output(self, proc: asyncio.subprocess.Process) -> None:
+        """Keep its last lines; reads `proc`'s pipe, not `self.proc` (stop() clears that)."""
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
             self.output.append(line.decode(errors="replace").rstrip()[:300])
 
     def tail(self) -> str:
@@ -120,6 +122,15 @@ class HomeserverProcess:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.returncode is None
+
+    async def exits_within(self, seconds: float) -> bool:
+        """Has it exited, or does it within `seconds`? (A crash closes its sockets a moment
+        before the exit is seen: a failed trigger asks this before blaming the answer.)"""
+        if self.proc is None or self.proc.returncode is not None:
+            return True
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.proc.wait()), seconds)
+        return self.proc.returncode is not None
 
     def died(self) -> str:
         code = None if self.proc is None else self.proc.returncode

@@ -12,6 +12,7 @@ starts a process per scenario instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from matrix_resolver_harness.addresses import worker_index
 from matrix_resolver_harness.netns import NetworkSetup
 
 NEVER_VALID = 2**53 - 1  # minimum_valid_until_ts beyond any cached key: the server must fetch
+CRASH_GRACE = 0.5  # seconds a failed trigger waits to see whether the server is exiting
 
 
 def trigger_request(profile: Profile, target: str) -> tuple[str, str, bytes]:
@@ -94,7 +96,11 @@ class HomeserverSubject:
             await self.process.stop()
             self.process = None
             if self.crashes > self.profile.restarts:
-                self._failed = f"it crashed {self.crashes} times; not restarted again"
+                self._failed = (
+                    f"not run: the homeserver crashed {self.crashes} times (more than [isolation] "
+                    f"restarts = {self.profile.restarts}) and is not started again; its last "
+                    "output is in the failure of the scenario it last crashed in"
+                )
                 raise HomeserverFailed(self._failed)
         process = HomeserverProcess(
             self.profile, self.network, ca_file=self.ca_file, dns_host=self.needs.dns_host or "",
@@ -109,6 +115,12 @@ class HomeserverSubject:
             raise HomeserverFailed(self._failed) from None
         self.process = process
         return process
+
+    async def prepare(self) -> None:
+        """Start (or restart) the server before the scenario's world exists: what it sends
+        while starting (Synapse looks up the machine's own name at import) is no scenario's."""
+        with contextlib.suppress(HomeserverFailed):  # drive() reports it
+            await self._ensure()
 
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         loop = asyncio.get_running_loop()
@@ -140,8 +152,8 @@ class HomeserverSubject:
             )  # fmt: skip
         except HttpFailure as e:
             out.calls.append(Call(what, False, f"got no answer: {e}", claims=False))
-            problem = process.died() if not process.alive else f"the {what} got no answer: {e}"
-            out.problems.append(problem)
+            crashed = await process.exits_within(CRASH_GRACE)
+            out.problems.append(process.died() if crashed else f"the {what} got no answer: {e}")
             return
         out.calls.append(Call(what, True, f"answered {status}", claims=False))
 

@@ -68,7 +68,7 @@ class IsolatedSubject:
             *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, pass_fds=fds, limit=LINE_LIMIT,
         )  # fmt: skip
-        self._stderr_task = asyncio.get_running_loop().create_task(self._read_stderr())
+        self._stderr_task = asyncio.get_running_loop().create_task(self._read_stderr(self._proc))
         try:
             ready = await asyncio.wait_for(self._receive(), START_TIMEOUT)
         except (asyncio.TimeoutError, TimeoutError):
@@ -79,9 +79,10 @@ class IsolatedSubject:
         self.info = ready
         return ready
 
-    async def _read_stderr(self) -> None:
-        assert self._proc is not None and self._proc.stderr is not None
-        while line := await self._proc.stderr.readline():
+    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        """Keep its last lines; reads `proc`'s pipe, not `self._proc` (aclose() clears that)."""
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
             self._stderr.append(line.decode("utf-8", "replace").rstrip()[:300])
 
     def _died(self) -> str:
@@ -106,6 +107,9 @@ class IsolatedSubject:
         return self.info.get("profiles", {}).get(ruleset)
 
     # -- one scenario -------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        pass  # the template starts in drive(): a failure to start is that scenario's verdict
 
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         if self._proc is None or self._proc.returncode is not None:

@@ -214,6 +214,8 @@ class Template:
             return 1
         spare = self._spare() if self.fork else None
         while line := self.control.readline():
+            if line.strip() == b"kill":  # sent as the child finished: nothing left to kill
+                continue
             command = json.loads(line)
             if "run" in command:
                 child = spare or self._spawn(command["run"])

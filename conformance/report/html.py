@@ -74,12 +74,15 @@ def render(
     title: str | None = None,
     labels: Sequence[str] | None = None,
     notes: Mapping[tuple[str, str], str] | None = None,
+    sections: Sequence[str] = (),
 ) -> str:
     """One self-contained HTML page for these reports (one matrix column each).
 
     `labels`: the column names (default: each report's resolver, made unique).
     `notes`: (label, scenario id) -> a remark shown with that result (e.g. the verdict of an
     investigation); when given, a failure without one is marked "not investigated".
+    `sections`: ready HTML `<section>`s placed between the summary and the scenarios (the
+    caller escapes their text).
     """
     if not reports:
         raise ReportError("no report to render")
@@ -113,6 +116,7 @@ def render(
         '<div class="grids">',
         *(_grid(i, names[i], tallies[i], steps, levels) for i in range(len(reports))),
         "</div></section>",
+        *sections,
         '<section id="scenarios"><h2>Scenarios</h2>',
         _filters(names, steps, levels),
         _matrix(names, rows, letters, steps, per_spec),

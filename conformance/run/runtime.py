@@ -43,6 +43,10 @@ class Subject(Protocol):
     def behaviour(self, ruleset: str) -> str | None:
         """What its behaviour depends on under `ruleset` (equal ones share a run), or None."""
 
+    async def prepare(self) -> None:
+        """Before the scenario's world exists: start whatever is not running (what it sends
+        while starting belongs to no scenario; a failure is reported by `drive`)."""
+
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         """factory(env), fetch(name) for each name, close: all within `deadline` seconds."""
 
@@ -60,6 +64,9 @@ class InProcess:
 
     def behaviour(self, ruleset: str) -> str | None:
         return describe(self.factory, [ruleset])["profiles"][ruleset]
+
+    async def prepare(self) -> None:
+        pass
 
     async def drive(self, env: Env, names: list[str], deadline: float) -> DriveOutcome:
         return await drive_in_thread(
@@ -141,6 +148,7 @@ class Runtime:
             self._renamed += 1
             scenario = rename(scenario, label(self._renamed))
         staged = stage(scenario)
+        await subject.prepare()
         dns_port = 53 if self.network.private else 0
         world = World(staged.world, self.pki, self.pool, self.network, dns_port, needs.dns_host)
         try:

@@ -157,7 +157,34 @@ function cacheFor(headers) {
   const cc = String(headers['cache-control'] || '').toLowerCase();
   if (/(^|[ ,])no-(store|cache)\b/.test(cc)) return 0;
   const maxAge = /(?:^|[ ,])max-age=(\d+)/.exec(cc);
-  return maxAge ? Math.min(Number(maxAge[1]) * 1000, 48 * HOUR) : 24 * HOUR;
+  if (maxAge) return Math.min(Number(maxAge[1]) * 1000, 48 * HOUR);
+  if (headers.expires !== undefined) { // only without max-age; invalid (e.g. "0"): expired
+    const when = Date.parse(String(headers.expires));
+    return Number.isNaN(when) ? 0 : Math.min(Math.max(when - Date.now(), 0), 48 * HOUR);
+  }
+  return 24 * HOUR;
+}
+
+// JSON.parse keeps the last of repeated names; which delegate is meant is then undetermined
+// (RFC 8259 section 4), so a document that repeats `m.server` is invalid.
+// Only called on text JSON.parse accepted.
+function repeatsMServer(text) {
+  let depth = 0;
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const name = JSON.parse(text.slice(i, j + 1));
+      i = j;
+      let k = j + 1;
+      while (' \t\r\n'.includes(text[k])) k++;
+      if (depth === 1 && text[k] === ':' && name === 'm.server') seen++;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return seen > 1;
 }
 
 async function fetchWellKnown(hostname) {
@@ -182,11 +209,13 @@ async function fetchWellKnown(hostname) {
     }
     if (res.status !== 200) throw new Error(`${url}: status ${res.status}`);
     let doc;
+    const body = res.body.toString('utf8');
     try {
-      doc = JSON.parse(res.body.toString('utf8'));
+      doc = JSON.parse(body);
     } catch {
       throw new Error(`${url}: bad JSON`);
     }
+    if (repeatsMServer(body)) throw new Error(`${url}: m.server given more than once`);
     if (typeof doc?.['m.server'] !== 'string' || Array.isArray(doc)) {
       throw new Error(`${url}: no m.server string`);
     }
