@@ -124,7 +124,9 @@ def _allocate_4_gib(env: Any, name: str, good: Good) -> Any:
     held = []
     for _ in range(16):
         held.append(b"\1" * (256 << 20))
-        (_dir() / "allocated").write_text(str(len(held) * 256 << 20))
+        progress = _dir() / "allocated.new"  # replaced whole: a kill mid-write loses nothing
+        progress.write_text(str(len(held) * 256 << 20))
+        progress.replace(_dir() / "allocated")
     time.sleep(HOUR)
     return good(name)
 

@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 
 from matrix_resolver_conformance.plan import PlanError, validate_plan
 from matrix_resolver_conformance.run.resolvers import ResolverLoadError, load
+from tests.venvs import clean_env
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_EXAMPLE = "exec:node docs/examples/node-resolver/resolver.mjs"
@@ -30,6 +32,9 @@ NODE_SCENARIOS = [
     "step3-404-skips-to-step4",
     "step3-redirect-301-followed",
     "step3-well-known-success-cached",
+    "step3-well-known-expires-in-past-refetched",  # the three it once failed
+    "step3-well-known-expires-zero-refetched",
+    "step3-repeated-m-server-skips-to-step4",
     "step3.1-delegated-ipv4-explicit-port",
     "step3.2-delegated-hostname-explicit-port",
     "step3.3-srv-matrix-fed-on-delegated-name",
@@ -53,6 +58,20 @@ def test_node_example_passes_scenarios_across_the_steps(catalog, run, monkeypatc
         if not result.verdict.passed:
             failed[sid] = result.verdict.message
     assert not failed, "\n\n".join(failed.values())
+
+
+@needs_node
+@pytest.mark.slow
+def test_node_example_passes_the_whole_catalog(tmp_path: Path) -> None:
+    """As a user runs it: the whole catalog over the subprocess protocol, from an installed
+    suite (the example is the protocol's documentation: it must follow the spec)."""
+    example = f"--resolver=exec:node {ROOT / 'docs/examples/node-resolver/resolver.mjs'}"
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-n", "2", "-p",
+         "no:cacheprovider", example],
+        cwd=tmp_path, env=clean_env(), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-4000:]
 
 
 # ---- protocol robustness, with throwaway Python children ---------------------------------------
