@@ -7,13 +7,11 @@ per-rule-set overrides by hand (fixtures/README.md), and the reference must agre
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import astuple, dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from matrix_resolver_conformance.catalog.rulesets import LATEST, registry
-from matrix_resolver_conformance.reference.dns_client import DnsLookupError
 from matrix_resolver_conformance.reference.resolver import (
     DEFAULT_PORT,
     SRV_SERVICES,
@@ -30,9 +28,9 @@ from matrix_resolver_conformance.reference.well_known import (
     WellKnownError,
     WellKnownResult,
     parse_well_known_body,
+    result_within,
 )
 from matrix_resolver_conformance.reference.well_known import _get as get_once
-from matrix_resolver_conformance.wire.https_client import FetchError
 
 if TYPE_CHECKING:
     from matrix_resolver_conformance.env import Env
@@ -142,18 +140,9 @@ class OlderTextResolver(ReferenceResolver):
         text = self._text
         if text.error_gate == "non-200" and not text.well_known_443_only:
             return await super()._well_known(hostname)
-        timeout = self._env.timeout
-        try:
-            server = await asyncio.wait_for(self._older_fetch(hostname), timeout)
-        except (asyncio.TimeoutError, TimeoutError):
-            return WellKnownResult(None, f"no answer within {timeout}s", ERROR_TTL)
-        except InvalidBody as exc:
-            return WellKnownResult(None, str(exc), ERROR_TTL, invalid_body=True)
-        except (WellKnownError, FetchError, DnsLookupError) as exc:
-            return WellKnownResult(None, str(exc), ERROR_TTL)
-        return WellKnownResult(server, None, ERROR_TTL)  # no caching text in these drafts
+        return await result_within(self._older_fetch(hostname), self._env.timeout)
 
-    async def _older_fetch(self, hostname: str) -> ServerName:
+    async def _older_fetch(self, hostname: str) -> tuple[ServerName, float]:
         url = f"https://{hostname}{WELL_KNOWN_PATH}"
         visited = {url}
         for _ in range(MAX_REDIRECTS + 1):
@@ -180,7 +169,7 @@ class OlderTextResolver(ReferenceResolver):
             if not ok:
                 raise WellKnownError(f"{url}: status {response.status}")
             try:
-                return parse_well_known_body(response.body)
+                return parse_well_known_body(response.body), ERROR_TTL  # no caching text yet
             except WellKnownError as exc:
                 raise InvalidBody(f"{url}: {exc}") from None
         raise WellKnownError(f"more than {MAX_REDIRECTS} redirects")

@@ -14,8 +14,9 @@ import email.utils
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from matrix_resolver_conformance.reference.dns_client import DnsClient, DnsLookupError
@@ -165,18 +166,18 @@ async def fetch_well_known(
     follow_redirects: bool = True,
 ) -> WellKnownResult:
     """Fetch and validate; never raises for a bad well-known, it returns the reason."""
+    fetch = _fetch(hostname, dns=dns, ssl_context=ssl_context, port=port, timeout=timeout,
+                   follow_redirects=follow_redirects)  # fmt: skip
+    return await result_within(fetch, timeout)
+
+
+async def result_within(
+    fetch: Coroutine[Any, Any, tuple[ServerName, float]], timeout: float
+) -> WellKnownResult:
+    """`fetch` (-> the delegation and how long to keep it) as a result: a failure, an invalid
+    body or no answer within `timeout` becomes the reason, kept for ERROR_TTL."""
     try:
-        server, ttl = await asyncio.wait_for(
-            _fetch(
-                hostname,
-                dns=dns,
-                ssl_context=ssl_context,
-                port=port,
-                timeout=timeout,
-                follow_redirects=follow_redirects,
-            ),
-            timeout,
-        )
+        server, ttl = await asyncio.wait_for(fetch, timeout)
     except (asyncio.TimeoutError, TimeoutError):
         return WellKnownResult(None, f"no answer within {timeout}s", ERROR_TTL)
     except InvalidBody as exc:
