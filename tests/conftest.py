@@ -56,7 +56,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """The controller (or a serial run) removes what the builds made outside the run's root."""
     factory = getattr(session.config, "_tmp_path_factory", None)  # pytest's own; xdist uses it
     if getattr(factory, "_basetemp", None) and not hasattr(session.config, "workerinput"):
-        venvs.remove_outside(factory.getbasetemp())  # type: ignore[union-attr]
+        venvs.remove_outside(factory.getbasetemp())  # type: ignore[union-attr]  # set: checked above
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,7 @@ def _first_fetch(misbehave: Misbehave) -> Callable[[Any], Any]:
         def fetch(name: str) -> Any:
             return misbehave(env, name, good) if _first() else good(name)
 
-        fetch.aclose = good.aclose  # type: ignore[attr-defined]
+        fetch.aclose = good.aclose  # type: ignore[attr-defined]  # the contract's optional hook
         return fetch
 
     return factory
@@ -162,8 +162,8 @@ class _Poisoned:
 
 
 def _monkeypatch(env: Any, name: str, good: Good) -> Any:
-    socket.socket = _Poisoned  # type: ignore[assignment,misc]
-    ssl.SSLContext = _Poisoned  # type: ignore[assignment,misc]
+    socket.socket = _Poisoned  # type: ignore[assignment,misc]  # the hostile monkeypatch itself
+    ssl.SSLContext = _Poisoned  # type: ignore[assignment,misc]  # the hostile monkeypatch itself
     return good(name)
 
 
@@ -239,5 +239,5 @@ def close_hangs(env: Any) -> Any:
         if hostile:
             time.sleep(HOUR)
 
-    fetch.close = close  # type: ignore[attr-defined]
+    fetch.close = close  # type: ignore[attr-defined]  # the contract's optional hook
     return fetch
