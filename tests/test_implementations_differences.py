@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from matrix_resolver_conformance.tools import implementation_pages as pages
 from matrix_resolver_conformance.tools import implementations as impl
 
 
@@ -61,13 +62,13 @@ def test_every_difference_explained_counts_nothing() -> None:
         {"scenarios": ["a"], "cause": "validator", "why": "w1", "real": "synapse-process"},
         {"scenarios": ["b"], "cause": "glibc", "why": "w2", "real": "synapse-process"},
     )
-    page, missing = impl.render(REPORTS, FINDINGS, comps)
+    page, missing = pages.render(REPORTS, FINDINGS, comps)
     assert missing == 0
     assert "## T: 2 differences" in page
     assert "| `a` | required | FAIL | pass | [1] validator | Synapse (whole process) |" in page
     assert "2. **glibc** (real behaviour: Synapse (whole process)): w2" in page
     assert "`c`" not in page.split("## T:")[1].split("## Every")[0]  # same outcome: no row
-    html = impl.render_html(REPORTS, FINDINGS, comps)
+    html = pages.render_html(REPORTS, FINDINGS, comps)
     assert 'id="synapse-vs-synapse-process-2"' in html and "T: 2 differences" in html
 
 
@@ -75,7 +76,7 @@ def test_unexplained_and_stale_differences_count() -> None:
     comps = comparison(
         {"scenarios": ["a", "c"], "cause": "validator", "why": "w", "real": "synapse-process"}
     )
-    page, missing = impl.render(REPORTS, FINDINGS, comps)
+    page, missing = pages.render(REPORTS, FINDINGS, comps)
     assert missing == 2  # b is not explained, c does not differ
     assert "| `b` | required | pass | FAIL | **NOT EXPLAINED** | ? |" in page
     assert "not different (any more): `c`." in page

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from matrix_resolver_conformance.catalog import LEVELS
+from matrix_resolver_conformance.tools import implementation_pages as pages
 from matrix_resolver_conformance.tools import implementations as impl
 from tests.html_dom import Node, parse
 
@@ -84,8 +85,8 @@ def page_numbers(
 
 def test_page_and_markdown_agree_on_every_count(sources: Any) -> None:
     reports, findings, comparisons = sources
-    md, _ = impl.render(reports, findings, comparisons)
-    page = parse(impl.render_html(reports, findings, comparisons))
+    md, _ = pages.render(reports, findings, comparisons)
+    page = parse(pages.render_html(reports, findings, comparisons))
     md_levels, md_failures, md_rows = markdown_numbers(md)
     levels, failures, rows, grids = page_numbers(page)
     assert len(md_levels) == len(reports) and len(md_rows) == len(
@@ -104,6 +105,6 @@ def test_committed_page_is_current(sources: Any) -> None:
     reports, findings, comparisons = sources
     committed = DOCS / "implementations.html"
     assert committed.exists(), "run: matrix-resolver-conformance implementations"
-    assert committed.read_text(encoding="utf-8") == impl.render_html(
+    assert committed.read_text(encoding="utf-8") == pages.render_html(
         reports, findings, comparisons
     ), "docs/implementations.html is out of date: run matrix-resolver-conformance implementations"
