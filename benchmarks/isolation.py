@@ -74,13 +74,13 @@ def main() -> int:
                         wall, cpu, last = timed([*PYTEST, *xdist, *extra, *flag], scratch)
                         runs[mode].append((wall, cpu))
                         scenarios = sum(int(w) for w in last.split() if w.isdigit())
-                wall = {m: min(w for w, _ in r) for m, r in runs.items()}
-                cpu = {m: statistics.median(c for _, c in r) for m, r in runs.items()}
-                per = (cpu["iso"] - cpu["inp"]) / max(scenarios, 1) * 1000
+                walls = {m: min(w for w, _ in r) for m, r in runs.items()}
+                cpus = {m: statistics.median(c for _, c in r) for m, r in runs.items()}
+                per = (cpus["iso"] - cpus["inp"]) / max(scenarios, 1) * 1000
                 print(
-                    f"| {name} | {workers or 'serial'} | {wall['iso']:.1f} | {wall['inp']:.1f} "
-                    f"| {(wall['iso'] / wall['inp'] - 1) * 100:+.0f} % | {cpu['iso']:.1f} "
-                    f"| {cpu['inp']:.1f} | {per:.1f} |",
+                    f"| {name} | {workers or 'serial'} | {walls['iso']:.1f} | {walls['inp']:.1f} "
+                    f"| {(walls['iso'] / walls['inp'] - 1) * 100:+.0f} % | {cpus['iso']:.1f} "
+                    f"| {cpus['inp']:.1f} | {per:.1f} |",
                     flush=True,
                 )
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -18,8 +19,8 @@ def test_imported_since_names_the_new_modules_only(
     monkeypatch.syspath_prepend(str(tmp_path))
     before = len(sys.modules)
     try:
-        import mrc_lazy_one  # noqa: F401  # a resolver's lazy import, as the child sees it
-        import mrc_lazy_two  # noqa: F401
+        importlib.import_module("mrc_lazy_one")  # a resolver's lazy imports, as the child sees them
+        importlib.import_module("mrc_lazy_two")
 
         assert imported_since(before) == ["mrc_lazy_one", "mrc_lazy_two"]
     finally:

@@ -12,6 +12,9 @@ when the scenario ends. Commands arrive as JSON lines on stdin, answers leave on
 - `{"run": {"env": {...}, "names": [...]}}` -> `{"done": {...}}` once the child has ended: its
   events, how it ended, the processes left behind, its output (head and tail);
 - `kill` (while a scenario runs): SIGKILL it now; `{"done": ...}` follows.
+
+What a scenario left behind is found and killed by `processes.py`; its pipes are read by
+`pipes.py`.
 """
 
 from __future__ import annotations
@@ -27,123 +30,11 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-OUTPUT_HEAD = 16 * 1024
-OUTPUT_TAIL = 16 * 1024
-READ_CHUNK = 64 * 1024
-
-
-@dataclass
-class CappedOutput:
-    """Keeps the first and the last bytes of a stream, and counts what it dropped."""
-
-    head: bytearray = field(default_factory=bytearray)
-    tail: bytearray = field(default_factory=bytearray)
-    dropped: int = 0
-
-    def add(self, data: bytes) -> None:
-        room = OUTPUT_HEAD - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        self.tail += data
-        if len(self.tail) > OUTPUT_TAIL:
-            cut = len(self.tail) - OUTPUT_TAIL
-            self.dropped += cut
-            del self.tail[:cut]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "head": self.head.decode("utf-8", "replace"),
-            "tail": self.tail.decode("utf-8", "replace"),
-            "dropped": self.dropped,
-        }
-
-
-def children() -> list[int]:
-    """Our child processes (orphans reparented to us included: we are a subreaper)."""
-    found: set[int] = set()
-    try:
-        for task in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{task}/children") as f:
-                found.update(int(p) for p in f.read().split())
-    except OSError:  # no CONFIG_PROC_CHILDREN: scan every process's parent
-        me = os.getpid()
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        if int(f.read().rpartition(")")[2].split()[1]) == me:
-                            found.add(int(entry))
-                except (OSError, ValueError, IndexError):
-                    continue
-    return sorted(found)
-
-
-def _name(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            words = f.read().split(b"\0")
-        return " ".join(w.decode(errors="replace") for w in words if w)[:80] or "?"
-    except OSError:
-        return "?"
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes below `pid` (not reparented yet), from /proc's children lists."""
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as f:
-                    kids = [int(p) for p in f.read().split()]
-            except OSError:
-                continue
-            found += kids
-            todo += kids
-    return found
-
-
-def _zombie(pid: int) -> bool:
-    """Dead already, waiting to be reaped (its exit was seen to: it is no leftover)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True  # gone
-
-
-def kill_all(pids: list[int]) -> list[str]:
-    """SIGKILL each; describe those that were still running."""
-    left = []
-    for pid in pids:
-        if not _zombie(pid):
-            left.append(f"pid {pid} ({_name(pid)})")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return left
-
-
-def sweep() -> list[str]:
-    """Kill and reap every child until none is left; describe those that were alive."""
-    left: list[str] = []
-    for _ in range(100):
-        alive = children()
-        if not alive:
-            break
-        left += kill_all(alive)
-        for pid in alive:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-    return left
+from matrix_resolver_conformance.isolation.pipes import READ_CHUNK, CappedOutput, available, drain
+from matrix_resolver_conformance.isolation.processes import children, descendants, kill_all, sweep
 
 
 class Control:
@@ -267,7 +158,7 @@ class Template:
                 from matrix_resolver_conformance.isolation.child import run
 
                 loop = asyncio.new_event_loop()  # ready before the scenario arrives
-                request = json.loads(_drain(request_r))
+                request = json.loads(drain(request_r))
                 run(self.factory, request, child.events_w, loop)
             finally:
                 os._exit(70)
@@ -329,15 +220,15 @@ class Template:
         os.close(pidfd)
         if finished:
             left = kill_all(descendants(child.pid) + [p for p in children() if p != child.pid])
-            events += _available(child.events_r)
-            output.add(_available(child.out_r))
+            events += available(child.events_r)
+            output.add(available(child.out_r))
             self.finished.append(child)
         else:
             left = sweep()  # nothing writes to the pipes any more: read them to the end
             if killed:  # what it started was cut off with it, not left behind by it
                 left = []
-            events += _drain(child.events_r)
-            output.add(_drain(child.out_r))
+            events += drain(child.events_r)
+            output.add(drain(child.out_r))
         ended = [json.loads(line) for line in events.splitlines() if line.strip()]
         return {
             "events": ended,
@@ -393,27 +284,6 @@ class Child:
 
 
 FINISHED = b'{"finished": true}\n'  # a child's last event: it has nothing more to say
-
-
-def _available(fd: int) -> bytes:
-    """What can be read from `fd` now, without waiting for its writer to close."""
-    os.set_blocking(fd, False)
-    chunks = []
-    with contextlib.suppress(BlockingIOError):
-        while data := os.read(fd, READ_CHUNK):
-            chunks.append(data)
-    return b"".join(chunks)
-
-
-def _drain(fd: int) -> bytes:
-    chunks = []
-    while True:
-        data = os.read(fd, READ_CHUNK)
-        if not data:
-            break
-        chunks.append(data)
-    os.close(fd)
-    return b"".join(chunks)
 
 
 def main(argv: list[str]) -> int:

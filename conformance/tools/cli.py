@@ -202,12 +202,17 @@ def _write_page(text: str, args: argparse.Namespace, command: str) -> int:
             )
             return 1
         return 0
-    if args.output == "-":
+    _emit(text, args.output, "")
+    return 0
+
+
+def _emit(text: str, output: str, detail: str) -> None:
+    """`text` to standard output (`-`) or to the file `output`, saying so."""
+    if output == "-":
         sys.stdout.write(text)
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}")
-    return 0
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}{detail}")
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -220,11 +225,7 @@ def _render(args: argparse.Namespace) -> int:
     except ReportError as e:
         print(f"matrix-resolver-conformance render: {e}", file=sys.stderr)
         return 2
-    if args.output == "-":
-        sys.stdout.write(page)
-    else:
-        Path(args.output).write_text(page, encoding="utf-8")
-        print(f"wrote {args.output} ({len(page.encode()) // 1024} KiB, {len(reports)} report(s))")
+    _emit(page, args.output, f" ({len(page.encode()) // 1024} KiB, {len(reports)} report(s))")
     return 0
 
 
