@@ -8,64 +8,41 @@ is static HTML, written here: the step x level grid of each report, the implemen
 matrix (one column per report) with links. What is long is embedded once as JSON and drawn by the
 page's script only when a scenario is opened: its verdict, the rules it broke and the sequence
 diagram of its trace (planned by report/sequence.py). Reports of the first format (no trace, no
-per-rule failures) render too: their scenarios say "no trace recorded".
+per-rule failures) render too: their scenarios say "no trace recorded". The data (reports
+loaded, rows, results as the script reads them) is report/html_data.py's.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from matrix_resolver_conformance import __version__
 from matrix_resolver_conformance.catalog.model import LEVELS, STEPS
-from matrix_resolver_conformance.report import html_assets, sequence
+from matrix_resolver_conformance.report import html_assets
+from matrix_resolver_conformance.report.html_data import (
+    LETTER,
+    ReportError,
+    column_entry,
+    column_labels,
+    embed_json,
+    letter,
+    load,
+    ordered,
+    result_entry,
+    row_key,
+    scenario_rows,
+    tally,
+)
+
+__all__ = ["ReportError", "embed_json", "letter", "load", "render", "tally"]
 
 SUPPORTED_FORMAT = 2  # the newest report format this renderer knows (report/json_report.py)
 OUTCOMES = ("passed", "failed", "skipped")
-# one letter per outcome in the matrix's data-o (u: skipped because this machine cannot host it)
-LETTER = {"passed": "p", "failed": "f", "skipped": "s"}
 SYMBOL = {"p": "✓", "f": "✗", "s": "–", "u": "⊘", "-": "·"}
 WORD = {"p": "passed", "f": "failed", "s": "skipped", "u": "not run here", "-": "not in report"}
-
-
-class ReportError(ValueError):
-    """A file that is not a conformance report."""
-
-
-def load(path: str | Path) -> dict[str, Any]:
-    """A JSON report from disk, checked for the little the page needs."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ReportError(f"{path}: {e}") from e
-    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
-        raise ReportError(f"{path}: not a conformance report (no 'results' list)")
-    for n, r in enumerate(doc["results"]):
-        if not isinstance(r, dict) or not {"id", "step", "level", "outcome"} <= r.keys():
-            raise ReportError(f"{path}: result {n} lacks id, step, level or outcome")
-    return doc
-
-
-def letter(entry: Mapping[str, Any] | None) -> str:
-    """The matrix letter of a result: p, f, s, u (skipped: not runnable here) or - (absent)."""
-    if entry is None:
-        return "-"
-    if entry.get("outcome") == "skipped" and entry.get("unavailable"):
-        return "u"
-    return LETTER.get(str(entry.get("outcome")), "-")
-
-
-def tally(report: Mapping[str, Any]) -> dict[tuple[str, str], Counter[str]]:
-    """(step, level) -> outcome -> count, with "" for "every step" / "every level"."""
-    out: dict[tuple[str, str], Counter[str]] = {}
-    for r in report["results"]:
-        for key in ((r["step"], r["level"]), (r["step"], ""), ("", r["level"]), ("", "")):
-            out.setdefault(key, Counter())[r["outcome"]] += 1
-    return out
 
 
 def render(
@@ -86,25 +63,25 @@ def render(
     """
     if not reports:
         raise ReportError("no report to render")
-    names = list(labels) if labels is not None else _labels(reports)
+    names = list(labels) if labels is not None else column_labels(reports)
     if len(names) != len(reports):
         raise ReportError(f"{len(reports)} reports but {len(names)} labels")
     # a row per scenario; per scenario and rule set when a report judged one by several
     per_spec = any(len({r["id"] for r in rep["results"]}) < len(rep["results"]) for rep in reports)
-    keys, rows = _rows(reports, per_spec)
-    by_key = [{_key(r, per_spec): r for r in rep["results"]} for rep in reports]
-    results = [[_result(by_key[i].get(k), names[i], k, notes) for i in range(len(reports))]
+    keys, rows = scenario_rows(reports, per_spec)
+    by_key = [{row_key(r, per_spec): r for r in rep["results"]} for rep in reports]
+    results = [[result_entry(by_key[i].get(k), names[i], k, notes) for i in range(len(reports))]
                for k in keys]  # fmt: skip
     letters = ["".join(letter(by_key[i].get(k)) for i in range(len(reports))) for k in keys]
     data = {
-        "impls": [_impl(rep, name) for rep, name in zip(reports, names, strict=True)],
+        "impls": [column_entry(rep, name) for rep, name in zip(reports, names, strict=True)],
         "rows": rows,
         "res": results,
         "investigated": notes is not None,
     }
     title = title or "Server-name resolution conformance: " + ", ".join(names)
-    steps = _ordered({r["step"] for r in rows}, STEPS)
-    levels = _ordered({r["level"] for r in rows}, LEVELS)
+    steps = ordered({r["step"] for r in rows}, STEPS)
+    levels = ordered({r["level"] for r in rows}, LEVELS)
     tallies = [tally(rep) for rep in reports]
     body = [
         f"<header><h1>{escape(title)}</h1>",
@@ -136,110 +113,6 @@ def render(
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-
-
-def embed_json(data: Any) -> str:
-    """JSON that cannot end its <script> element (nor open a comment or a CDATA section)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for ch, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                     ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
-        text = text.replace(ch, code)
-    return text
-
-
-# -- the data ------------------------------------------------------------------------------------
-
-
-def _labels(reports: Sequence[Mapping[str, Any]]) -> list[str]:
-    out: list[str] = []
-    for n, rep in enumerate(reports, 1):
-        base = str(rep.get("resolver") or f"report {n}")
-        name, k = base, 2
-        while name in out:
-            name, k = f"{base} ({k})", k + 1
-        out.append(name)
-    return out
-
-
-def _ordered(values: set[str], known: Sequence[str]) -> list[str]:
-    return [v for v in known if v in values] + sorted(values - set(known))
-
-
-def _key(r: Mapping[str, Any], per_spec: bool) -> tuple[str, str]:
-    return (r["id"], str(r.get("spec", "")) if per_spec else "")
-
-
-def _rows(
-    reports: Sequence[Mapping[str, Any]], per_spec: bool
-) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """Every scenario (and rule set) of any report, grouped by step (catalog order), then id."""
-    first: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for rep in reports:
-        for r in rep["results"]:
-            first.setdefault(_key(r, per_spec), r)
-    order = {s: n for n, s in enumerate(STEPS)}
-    keys = sorted(first, key=lambda k: (order.get(first[k]["step"], len(order)),
-                                        first[k]["step"], k))  # fmt: skip
-    rows = [{"id": k[0], "spec": k[1], "step": first[k]["step"], "level": first[k]["level"],
-             "sentence": first[k].get("sentence", "")} for k in keys]  # fmt: skip
-    return keys, rows
-
-
-def _result(
-    r: Mapping[str, Any] | None,
-    name: str,
-    key: tuple[str, str],
-    notes: Mapping[tuple[str, str], str] | None,
-) -> dict[str, Any] | None:
-    if r is None:
-        return None
-    problems = [str(p) for p in r.get("problems") or []]
-    failures = r.get("failures")
-    sentence = r.get("sentence", "")
-    out: dict[str, Any] = {
-        "outcome": r["outcome"],
-        "spec": r.get("spec"),
-        "unavailable": bool(r.get("unavailable")),
-        "expected": r.get("expected", ""),
-        "observed": r.get("observed", ""),
-        "seconds": r.get("seconds"),
-        "rule": r.get("rule"),
-        "held": r.get("held"),
-        # per-rule failures (format 2); the failure's sentence only where it is not the scenario's
-        "failures": None if failures is None else [
-            {"rule": f.get("rule"), "level": f.get("level"), "message": f.get("message"),
-             **({"sentence": f["sentence"]} if f.get("sentence") != sentence else {})}
-            for f in failures
-        ],
-        "problems": problems if failures is None else None,  # format 1: messages only
-        "diagram": _pack(sequence.plan(r.get("trace"), problems)),
-    }  # fmt: skip
-    if notes is not None and (name, key[0]) in notes:
-        out["note"] = notes[(name, key[0])]
-    return out
-
-
-def _pack(plan: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The plan with lanes and rows as arrays (the page's script unpacks them): half the size."""
-    if plan is None:
-        return None
-    lanes = [[ln["label"], ln["role"], ln["endpoints"], ln["state"]] for ln in plan["lanes"]]
-    rows = [[r["t"], r["a"], r["b"], r["kind"], r["text"], r["note"], r["tone"],
-             (1 if r["fail"] else 0) | (2 if r["warn"] else 0)] for r in plan["rows"]]  # fmt: skip
-    return {"lanes": lanes, "rows": rows, "quiet": plan["quiet"]}
-
-
-def _impl(rep: Mapping[str, Any], name: str) -> dict[str, Any]:
-    return {
-        "label": name,
-        "resolver": rep.get("resolver"),
-        "version": rep.get("resolver_version"),
-        "spec": rep.get("spec"),
-        "format": rep.get("format", 1),
-        "trace_format": rep.get("trace_format"),
-        "suite_version": rep.get("suite_version"),
-        "catalog_hash": rep.get("catalog_hash"),
-    }
 
 
 # -- the static part -----------------------------------------------------------------------------
