@@ -276,6 +276,8 @@ class Suite:
             else f"resolver {self.options.resolver}"
         )
         text = f"{verdict.message}\nrule set {ruleset}; {what}"
+        if result.renamed:  # the message names what the server saw: say how to read it
+            text += f"; this run's names end in .{result.renamed} where the catalog has .test"
         if self.config.option.tbstyle == "long":
             text += "".join(
                 f"\n{c.what} traceback:\n{c.traceback}" for c in result.calls if c.traceback

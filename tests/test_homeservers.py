@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -111,6 +112,9 @@ def test_a_server_that_forgets_is_caught(tmp_path: Path) -> None:
     failed = {i for i, r in results.items() if r["outcome"] == "failed"}
     assert failed and failed == {i for i in results if "cached" in i}, run.output
     assert all(f["rule"] == "caching" for i in failed for f in results[i]["failures"])
+    # the messages name what the server saw (fresh names), and say how to read them
+    assert re.search(r"this run's names end in \.t[0-9a-z]{3} where the catalog has \.test",
+                     run.res.stdout), run.output  # fmt: skip
 
 
 @pytest.mark.slow

@@ -95,6 +95,7 @@ class Result:
     output: str = ""  # what the implementation printed, when it ran in a process of its own
     calls: list[Call] = field(default_factory=list)  # how each call ended (tracebacks)
     trace: dict[str, Any] = field(default_factory=dict)  # the world's log (report/trace.py)
+    renamed: str = ""  # the fresh label that stood for `test` in this run's names (rename.py)
 
 
 class Runtime:
@@ -144,9 +145,11 @@ class Runtime:
 
     async def _run(self, scenario: Scenario, subject: Subject, spec: str) -> Result:
         needs = subject.needs
+        fresh = ""
         if needs.rename:
             self._renamed += 1
-            scenario = rename(scenario, label(self._renamed))
+            fresh = label(self._renamed)
+            scenario = rename(scenario, fresh)
         staged = stage(scenario)
         await subject.prepare()
         dns_port = 53 if self.network.private else 0
@@ -178,7 +181,7 @@ class Runtime:
         verdict = judge(scenario, judged, world.log, outcome)
         return Result(scenario, verdict, spec=spec, output=outcome.output, calls=outcome.calls,
                       trace=trace(world.log, judged.roles, judged.endpoints,
-                                  judged.well_known_at))  # fmt: skip
+                                  judged.well_known_at), renamed=fresh)  # fmt: skip
 
     def close(self) -> None:
         for subject in self._subjects.values():
