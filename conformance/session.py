@@ -253,14 +253,16 @@ class Suite:
 
         item = request.node
         result = runtime.run(scenario, self.subject(), spec=ruleset)
+        applied = scenario.under(ruleset)  # a proposal's override has its own level and sentence
+        shown = scenario if isinstance(applied, str) else applied
         item.user_properties[:] = [  # a rerun (pytest-rerunfailures) replaces the last run's
             (k, v) for k, v in item.user_properties if k not in (*PROPERTIES, ENTRY)
         ]
         item.user_properties += [
-            ("step", scenario.step),
-            ("level", scenario.level),
+            ("step", shown.step),
+            ("level", shown.level),
             ("spec", ruleset),
-            ("sentence", scenario.sentence),
+            ("sentence", shown.sentence),
             (ENTRY, json.dumps(entry(result))),
         ]
         if result.output:

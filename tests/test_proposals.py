@@ -230,3 +230,27 @@ def test_list_filters_and_columns(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["list", "--spec", "v1.19", "--world-contains", "wk4.test"]) == 0
     out = capsys.readouterr().out
     assert "chain-of-four" not in out and "applies to: draft-b971bcee..v1.19" in out
+
+
+def test_junit_shows_the_rule_set_s_own_sentence(tmp_path: Path) -> None:
+    """Under a proposal, a scenario's JUnit properties carry the proposal's sentence and level
+    (its override's), not the current text's."""
+    import xml.etree.ElementTree as ET
+
+    scenario = "step3.4-legacy-srv-on-delegated-name"
+    base = next(s for s in load_catalog() if s.id == scenario)
+    applied = base.under(NO_LEGACY)
+    assert isinstance(applied, Scenario) and applied.sentence != base.sentence
+    junit = tmp_path / "junit.xml"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-q", "-p",
+         "no:cacheprovider", f"--conformance-spec={NO_LEGACY}", f"--junitxml={junit}",
+         "-k", scenario],
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    cases = [c for c in ET.parse(junit).iter("testcase") if scenario in c.get("name", "")]
+    assert len(cases) == 1, ET.tostring(ET.parse(junit).getroot())[:2000]
+    props = {p.get("name"): p.get("value") for p in cases[0].iter("property")}
+    assert props["spec"] == NO_LEGACY
+    assert props["sentence"] == applied.sentence
+    assert props["level"] == applied.level
