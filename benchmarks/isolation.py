@@ -77,12 +77,10 @@ def main() -> int:
                 walls = {m: min(w for w, _ in r) for m, r in runs.items()}
                 cpus = {m: statistics.median(c for _, c in r) for m, r in runs.items()}
                 per = (cpus["iso"] - cpus["inp"]) / max(scenarios, 1) * 1000
-                print(
-                    f"| {name} | {workers or 'serial'} | {walls['iso']:.1f} | {walls['inp']:.1f} "
-                    f"| {(walls['iso'] / walls['inp'] - 1) * 100:+.0f} % | {cpus['iso']:.1f} "
-                    f"| {cpus['inp']:.1f} | {per:.1f} |",
-                    flush=True,
-                )
+                cells = [name, str(workers or "serial"), f"{walls['iso']:.1f}",
+                         f"{walls['inp']:.1f}", f"{(walls['iso'] / walls['inp'] - 1) * 100:+.0f} %",
+                         f"{cpus['iso']:.1f}", f"{cpus['inp']:.1f}", f"{per:.1f}"]  # fmt: skip
+                print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 
 
