@@ -61,7 +61,7 @@ def main() -> int:
     parser.add_argument("--workers", default="0,2", help="xdist worker counts, 0 = serial")
     args = parser.parse_args()
     print("| resolver | workers | isolated wall s | in-process wall s | wall + | "
-          "isolated CPU s | in-process CPU s | CPU ms per scenario |")  # fmt: skip
+          "isolated CPU s | in-process CPU s | extra CPU ms per scenario |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
         for workers in [int(w) for w in args.workers.split(",")]:
