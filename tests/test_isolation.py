@@ -522,10 +522,15 @@ def test_pytest_main_leaves_the_callers_network_namespace(
 
 
 def test_the_leftover_check_sees_a_process_by_its_environment(tmp_path: Path) -> None:
-    """What the checks above rely on: a process that inherited the marker is found."""
+    """What the checks above rely on: a process that inherited the marker is found. (Popen
+    returns as the child's exec begins, before the kernel has set up its command line and
+    environment: for a moment /proc shows both empty, so the check may take a few tries.)"""
     env = {**os.environ, DIR_VARIABLE: str(tmp_path)}
     with subprocess.Popen(["sleep", "30"], env=env) as proc:
         try:
+            until = time.monotonic() + 5.0
+            while proc.pid not in _ours(str(tmp_path)) and time.monotonic() < until:
+                time.sleep(0.01)
             assert proc.pid in _ours(str(tmp_path))
         finally:
             proc.kill()
