@@ -253,8 +253,7 @@ class Suite:
 
         item = request.node
         result = runtime.run(scenario, self.subject(), spec=ruleset)
-        applied = scenario.under(ruleset)  # a proposal's override has its own level and sentence
-        shown = scenario if isinstance(applied, str) else applied
+        shown = result.scenario  # as the rule set has it (a proposal's override: its own text)
         item.user_properties[:] = [  # a rerun (pytest-rerunfailures) replaces the last run's
             (k, v) for k, v in item.user_properties if k not in (*PROPERTIES, ENTRY)
         ]

@@ -27,6 +27,7 @@ from matrix_resolver_conformance.reference.older_texts import (
     reading,
 )
 from matrix_resolver_conformance.reference.resolver import ReferenceResolver
+from matrix_resolver_conformance.report.json_report import entry
 from matrix_resolver_conformance.tools.cli import main as cli
 from matrix_resolver_conformance.tools.specdiff import diff, spec_changes_page
 
@@ -247,3 +248,19 @@ def test_b971bcee_fetched_the_well_known_on_port_443_exclusively(catalog, run) -
         assert verdict is not None and verdict.passed, spec
     wrong = run(scenario, _current_text_only, spec="draft-b971bcee").verdict
     assert wrong is not None and not wrong.passed
+
+
+def test_a_shared_run_is_reported_with_each_rule_set_s_own_text(catalog, run) -> None:
+    """Rule sets the reference reads alike share one run (README, "several rule sets"); each
+    result still carries its own rule set's sentence and level, as its report entry shows."""
+    scenario = catalog["step3-invalid-json-skips-to-step4"]
+    old, new = scenario.under("r0.1.1"), scenario.under("v1.6")
+    assert not isinstance(old, str) and not isinstance(new, str)
+    assert old.expect == new.expect and old.sentence != new.sentence
+    first, shared = (
+        run(scenario, reference_factory, "r0.1.1"),
+        run(scenario, reference_factory, "v1.6"),
+    )
+    assert shared.elapsed == 0.0, "not shared: the test no longer covers a shared run"
+    assert entry(first)["sentence"] == old.sentence
+    assert entry(shared)["sentence"] == new.sentence and entry(shared)["level"] == new.level

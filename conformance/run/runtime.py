@@ -135,8 +135,8 @@ class Runtime:
             return Result(scenario, None, skipped=f"not in rule set {spec}: {applied}", spec=spec)
         behaviour = subject.behaviour(spec)
         key = None if behaviour is None else (applied.id, applied.expect, id(subject), behaviour)
-        if key is not None and key in self._memo:
-            return replace(self._memo[key], spec=spec, elapsed=0.0)
+        if key is not None and key in self._memo:  # the run is shared; the text is this one's
+            return replace(self._memo[key], scenario=applied, spec=spec, elapsed=0.0)
         result = self.loop.run_until_complete(self._run(applied, subject, spec))
         if key is not None:
             self._memo[key] = result
