@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -308,7 +306,9 @@ class Suite:
         if report.when == "call" or report.skipped:
             self.results[report.nodeid] = result
         if report.failed and result["problems"]:
-            message = _first_line(result)
+            from matrix_resolver_conformance.report.summary import first_line
+
+            message = first_line(result)
             report.longrepr = ConformanceFailure(  # type: ignore[assignment]  # a TerminalRepr by duck typing (toterminal, reprcrash): the real class is private
                 str(report.longrepr), message, report.fspath
             )
@@ -331,46 +331,11 @@ class Suite:
         return self.header()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from matrix_resolver_conformance.report import json_report, summary
+        from matrix_resolver_conformance.report.end_of_run import write_end_of_run
 
         results = list(self.results.values())
-        if not results:
-            return
-        tr = terminalreporter
-        o = self.options
-        gate = LEVELS.index(o.level)
-        below = [
-            r
-            for r in results
-            if r["outcome"] == "failed" and LEVELS.index(summary.counted_level(r)) > gate
-        ]
-        if below:
-            tr.section(f"conformance: {len(below)} failure(s) below --conformance-level={o.level}")
-            for r in below:
-                tr.write_line(f"{_first_line(r)} ({r['id']})")
-        tr.section("conformance: summary")
-        for line in summary.text_tables(results):
-            tr.write_line(line)
-        missing = summary.unavailable_lines(results, o.allow_unavailable)
-        if missing:
-            tr.section("conformance: scenarios this machine could not run", red=True, bold=True)
-            for line in missing:
-                tr.write_line(line, red=not o.allow_unavailable, bold=True)
-        label = o.homeserver or o.resolver
-        tr.write_line(summary.summary_line(results, label, o.ruleset_label))
-        document = json_report.document(results, label, o.ruleset_label, self.version)
-        if o.report:
-            json_report.write(o.report, document)
-            tr.write_line(f"conformance report written to {o.report}")
-        if o.html:
-            from matrix_resolver_conformance.report.html import render
-
-            Path(o.html).write_text(render([document]), encoding="utf-8")
-            tr.write_line(f"conformance HTML report written to {o.html}")
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as f:
-                f.write(summary.markdown(results, label, o.ruleset_label))
+        if results:
+            write_end_of_run(terminalreporter, results, self.options, self.version)
 
     def finish(self, session: pytest.Session) -> None:
         if self.worker or self.options.allow_unavailable:
@@ -392,15 +357,6 @@ class Suite:
         if self.network is not None:
             self.network.close()
             self.network = None
-
-
-def _first_line(result: dict[str, Any]) -> str:
-    """A failure in one line (JUnit's message): its worst broken rule, with that rule's level."""
-    failures = result.get("failures") or []
-    if not failures:
-        return f"[{result['level']}] {result['problems'][0]}"
-    worst = min(failures, key=lambda f: LEVELS.index(f["level"]))
-    return f"[{worst['level']}] {worst['rule']}: {worst['message']}"
 
 
 __all__ = ["ENTRY", "ConformanceFailure", "Suite"]

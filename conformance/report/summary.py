@@ -186,3 +186,12 @@ def unavailable_lines(results: list[dict[str, Any]], allowed: bool) -> list[str]
             "--conformance-allow-unavailable to accept a partial run"
         )
     return lines
+
+
+def first_line(result: dict[str, Any]) -> str:
+    """A failure in one line (JUnit's message): its worst broken rule, with that rule's level."""
+    failures = result.get("failures") or []
+    if not failures:
+        return f"[{result['level']}] {result['problems'][0]}"
+    worst = min(failures, key=lambda f: LEVELS.index(f["level"]))
+    return f"[{worst['level']}] {worst['rule']}: {worst['message']}"
