@@ -19,17 +19,10 @@ Where a check fails because of a known bug it raises `Bug`, and the test is mark
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
 import textwrap
-import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,20 +31,16 @@ from typing import Any
 import pytest
 
 from tests.hostile_resolvers import DIR_VARIABLE, SLEEPER_CODE
-
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = (  # in the catalog's order: the first is the hostile one in a serial run
-    "step1-ipv4-literal-default-port",
-    "step1-ipv4-literal-explicit-port",
-    "step1-ipv4-literal-port-1",
+from tests.isolation_run import (
+    DEADLINE,
+    KILL_SLACK,
+    SCENARIOS,
+    START_SLACK,
+    XDIST_SCENARIOS,
+    Bug,
+    Run,
+    run_suite,
 )
-XDIST_SCENARIOS = (*SCENARIOS, "step1-ipv4-literal-port-65535")  # two per worker
-STEP_TIMEOUT = 1.0
-DEADLINE = 1 * STEP_TIMEOUT + 3.0  # README: fetches x --step-timeout + 3 s; these have 1 fetch
-KILL_SLACK = 2.0  # beyond the deadline, for a killed scenario: kill, sweep, the world's stop
-START_SLACK = 30.0  # pytest, the namespace, the template(s): xdist workers on a busy 2-core box
-GONE_WAIT = 5.0  # for SIGKILLed processes to be gone
-SUBPROCESS_TIMEOUT = 300
 
 ADDR = r"'127\.\d+\.\d+\.\d+(?::\d+)?'"
 IN_FETCH = rf"in fetch 1 \({ADDR}\)"
@@ -62,126 +51,6 @@ KILLED = (
 NO_REQUEST = r"0 federation request\(s\) reached origin:\d+; expected exactly 1 \(one per fetch\)"
 SLEEPER_LEFT = r"it left 1 process\(es\) running after the scenario: pid \d+ \(<sleeper>\); killed"
 CHANNEL = "it closed the suite's result channel (a file descriptor it did not open)"
-
-
-class Bug(AssertionError):
-    """A check that fails because of a known bug (named in the test's xfail reason)."""
-
-
-# -- running the suite -------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    proc: subprocess.CompletedProcess[str]
-    wall: float
-    marker: Path
-    results: dict[str, dict[str, Any]]  # scenario id -> JSON report entry
-    junit: dict[str, tuple[str, str]]  # scenario id -> (outcome, failure message)
-
-    @property
-    def output(self) -> str:
-        return self.proc.stdout + self.proc.stderr
-
-    def failed(self) -> list[str]:
-        return [i for i, r in self.results.items() if r["outcome"] == "failed"]
-
-
-def _mounts() -> set[str]:
-    """This machine's mounts (mountinfo lines without the mount ids, which are reused)."""
-    lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    return {line.split(" ", 2)[2] for line in lines}
-
-
-def _ours(marker: str) -> dict[int, str]:
-    """Live processes (other than this one) with `marker` in their command line or environment
-    (everything the suite's run started inherits it there): pid -> command line."""
-    needle = marker.encode()
-    found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = Path(entry.path, "cmdline").read_bytes()
-            environ = Path(entry.path, "environ").read_bytes()
-        except OSError:
-            continue  # gone meanwhile
-        if needle in cmdline or needle in environ:
-            shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:200]
-            found[int(entry.name)] = shown or "(no command line)"
-    return found
-
-
-def assert_nothing_left(marker: Path, temp: Path, mounts: set[str]) -> None:
-    until = time.monotonic() + GONE_WAIT
-    while (left := _ours(str(marker))) and time.monotonic() < until:
-        time.sleep(0.05)
-    for pid in left:  # do not leave them to the next test (they are all ours: the marker says)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert not left, f"processes outlived the run: {left}"
-    # pytest's own base directory (made for xdist's workers) is kept by design; nothing else
-    left_files = sorted(p.name for p in temp.iterdir() if not p.name.startswith("pytest-of-"))
-    assert not left_files, f"left in TMPDIR: {left_files}"
-    assert not _mounts() - mounts, f"new mounts: {sorted(_mounts() - mounts)}"
-
-
-def _junit(path: Path) -> dict[str, tuple[str, str]]:
-    cases: dict[str, tuple[str, str]] = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        name = case.get("name", "")
-        sid = name[name.index("[") + 1 : -1] if "[" in name else name
-        assert sid not in cases, f"{sid} twice in the JUnit XML"
-        outcome, message = "passed", ""
-        for child in case:
-            if child.tag in ("failure", "error", "skipped"):
-                outcome, message = child.tag, child.get("message", "")
-        cases[sid] = (outcome, message)
-    return cases
-
-
-def run_suite(
-    tmp_path: Path, resolver: str, scenarios: tuple[str, ...] = SCENARIOS, *args: str
-) -> Run:
-    """The suite over `scenarios` in a subprocess, as a user runs it; checks that it left
-    nothing behind and that both reports are complete."""
-    marker, temp = tmp_path / "marker", tmp_path / "tmp"
-    marker.mkdir()
-    temp.mkdir()
-    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({DIR_VARIABLE: str(marker), "TMPDIR": str(temp)})
-    cmd = [
-        sys.executable, "-m", "pytest", "--pyargs", "conformance", "-p", "no:cacheprovider",
-        "-q", "-k", " or ".join(scenarios), f"--resolver={resolver}",
-        f"--conformance-step-timeout={STEP_TIMEOUT}", f"--conformance-report={report}",
-        f"--junitxml={junit}", *args,
-    ]  # fmt: skip
-    mounts = _mounts()
-    started = time.monotonic()
-    proc = subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT,
-        check=False,
-    )  # fmt: skip
-    wall = time.monotonic() - started
-    assert_nothing_left(marker, temp, mounts)
-    tail = (proc.stdout + proc.stderr)[-3000:]
-    assert report.exists() and junit.exists(), f"no report (exit {proc.returncode}):\n{tail}"
-    entries = json.loads(report.read_text())["results"]
-    results = {r["id"]: r for r in entries}
-    assert len(results) == len(entries), "a scenario twice in the JSON report"
-    assert set(results) == set(scenarios), f"JSON report: {sorted(results)}\n{tail}"
-    cases = _junit(junit)
-    assert set(cases) == set(scenarios), f"JUnit: {sorted(cases)}\n{tail}"
-    for sid, (outcome, message) in cases.items():  # the two reports agree
-        entry = results[sid]
-        as_junit = {"passed": "passed", "failed": "failure"}.get(entry["outcome"])
-        assert outcome == as_junit, (sid, outcome, entry["outcome"])
-        if outcome == "failure":  # JUnit's one line is the first problem
-            assert entry["problems"][0] in message, (sid, message)
-    bound = len(scenarios) * DEADLINE + START_SLACK
-    assert wall <= bound, f"the run took {wall:.1f} s, more than {bound:.1f} s"
-    return Run(proc, wall, marker, results, cases)
 
 
 # -- the hostile implementations ---------------------------------------------------------------
@@ -482,56 +351,3 @@ def test_hostile_implementation_under_xdist(case: Case, tmp_path: Path) -> None:
     cold = _first_per_worker(run.proc.stdout)
     assert len(cold) == 2, run.proc.stdout  # both workers ran scenarios
     check(case, run, hostile=None, cold=cold)
-
-
-MAIN = """
-import json, os, sys
-import pytest
-
-def net():
-    return os.stat("/proc/self/ns/net").st_ino
-
-before = net()
-code = pytest.main(sys.argv[1:])
-print("NAMESPACES", json.dumps({"code": int(code), "before": before, "after": net()}))
-"""
-
-
-@pytest.mark.parametrize("mode", [(), ("--conformance-in-process",)], ids=["isolated", "threads"])
-def test_pytest_main_leaves_the_callers_network_namespace(
-    mode: tuple[str, ...], tmp_path: Path
-) -> None:
-    script, marker, temp = tmp_path / "main.py", tmp_path / "marker", tmp_path / "tmp"
-    script.write_text(MAIN)
-    marker.mkdir()
-    temp.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({DIR_VARIABLE: str(marker), "TMPDIR": str(temp)})
-    mounts = _mounts()
-    args = ["--pyargs", "conformance", "-q", "-p", "no:cacheprovider", "-k", SCENARIOS[1], *mode]
-    proc = subprocess.run(
-        [sys.executable, str(script), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=SUBPROCESS_TIMEOUT, check=False,
-    )  # fmt: skip
-    assert_nothing_left(marker, temp, mounts)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("NAMESPACES ")), None)
-    assert line is not None, proc.stdout + proc.stderr
-    seen = json.loads(line.split(" ", 1)[1])
-    assert seen["code"] == 0, proc.stdout
-    assert seen["after"] == seen["before"] == os.stat("/proc/self/ns/net").st_ino
-
-
-def test_the_leftover_check_sees_a_process_by_its_environment(tmp_path: Path) -> None:
-    """What the checks above rely on: a process that inherited the marker is found. (Popen
-    returns as the child's exec begins, before the kernel has set up its command line and
-    environment: for a moment /proc shows both empty, so the check may take a few tries.)"""
-    env = {**os.environ, DIR_VARIABLE: str(tmp_path)}
-    with subprocess.Popen(["sleep", "30"], env=env) as proc:
-        try:
-            until = time.monotonic() + 5.0
-            while proc.pid not in _ours(str(tmp_path)) and time.monotonic() < until:
-                time.sleep(0.01)
-            assert proc.pid in _ours(str(tmp_path))
-        finally:
-            proc.kill()
-    assert proc.pid not in _ours(str(tmp_path))
