@@ -43,7 +43,7 @@ def run(conformance_runtime: Runtime) -> Callable[[Scenario, Any], Result]:
     return conformance_runtime.run
 
 
-# -- the suite as a user installs it (test_neighbours, test_unprivileged) ---------------------
+# -- the suite as a user installs it (test_neighbours*, test_wheel, test_unprivileged) --------
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,70 +10,26 @@ every xdist worker. `--lf` is checked in the checkout, with this interpreter.
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-import xml.etree.ElementTree as ET
-import zipfile
-from base64 import urlsafe_b64encode
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.venvs import DISTRIBUTION, PYPI_HARNESS, ROOT, Venv, run
-
-PLUGIN_NAMES = ("html-", "randomly-", "rerunfailures-", "spec-", "timeout-", "level-", "xdist-")
-F_SETPIPE_SZ = 1031
-LEVELS = ("required", "recommended", "robustness")
-
-
-def _junit_message(entry: dict[str, Any]) -> str:
-    """JUnit's one line for a JSON report entry: the worst rule it broke, with its level."""
-    worst = min(entry["failures"], key=lambda f: LEVELS.index(f["level"]))
-    return f"[{worst['level']}] {worst['rule']}: {worst['message']}"
-
-
-FLAKY = '''"""Wrong (no port in Host) the first time it meets a scenario, right on the rerun."""
-from pathlib import Path
-
-from contract_resolvers import ip_literals, ip_literals_portless_host
-
-SEEN = Path(__file__).with_name("flaky-seen.txt")
-
-
-def flaky(env):
-    good, bad = ip_literals(env), ip_literals_portless_host(env)
-
-    def fetch(server_name):
-        key = server_name.rpartition(":")[2]  # a rerun gets new addresses, the same port
-        seen = SEEN.read_text().split() if SEEN.exists() else []
-        if key in seen:
-            return good(server_name)
-        with SEEN.open("a") as f:
-            f.write(key + "\\n")
-        return bad(server_name)
-
-    return fetch
-'''
-
-RAISING = """def boom(env):
-    def fetch(server_name):
-        return helper(server_name)
-
-    return fetch
-
-
-def helper(server_name):
-    raise RuntimeError(f"no luck with {server_name}")
-"""
-
+from tests.neighbours import (
+    F_SETPIPE_SZ,
+    PLUGIN_NAMES,
+    RAISING,
+    catalog,
+    output,
+    resolvers,
+    step1_ids,
+    summary,
+)
+from tests.venvs import DISTRIBUTION, Venv, run
 
 UNRELATED = {  # a project of someone else's, in the same environment
     "pytest.ini": """\
@@ -127,53 +83,6 @@ UNRELATED = {  # a project of someone else's, in the same environment
             pass
     """,
 }
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def resolvers(tmp_path: Path) -> Path:
-    """A folder with resolver modules a user would write (the suite imports them from cwd)."""
-    folder = tmp_path / "resolvers"
-    folder.mkdir()
-    shutil.copy(ROOT / "tests" / "contract_resolvers.py", folder)
-    (folder / "flaky.py").write_text(FLAKY)
-    (folder / "raising.py").write_text(RAISING)
-    return folder
-
-
-def catalog(venv: Venv, cwd: Path) -> list[dict[str, Any]]:
-    res = run([venv.bin("matrix-resolver-conformance"), "list", "--format", "json"], cwd)
-    assert res.returncode == 0, res.stderr
-    rows: list[dict[str, Any]] = json.loads(res.stdout)
-    return rows
-
-
-def step1_ids(rows: list[dict[str, Any]]) -> set[str]:
-    """What `-k step1` selects: ids and markers are keywords."""
-    return {r["id"] for r in rows if "step1" in r["id"].lower() or r["step"] == "1"}
-
-
-def report_ids(path: Path) -> list[str]:
-    return [r["id"] for r in json.loads(path.read_text())["results"]]
-
-
-def junit_cases(junit: Path) -> list[ET.Element]:
-    return list(ET.parse(junit).iter("testcase"))
-
-
-def scenario_id(testcase: ET.Element) -> str:
-    name = testcase.get("name", "")
-    assert name.startswith("test_scenario[") and name.endswith("]"), name
-    return name[len("test_scenario[") : -1]
-
-
-def summary(res: subprocess.CompletedProcess[str]) -> str:
-    return (res.stdout.strip().splitlines() or [""])[-1]
-
-
-def output(res: subprocess.CompletedProcess[str]) -> str:
-    return f"rc={res.returncode}\n{res.stdout}\n{res.stderr}"
 
 
 # -- what an unrelated pytest start pays (this interpreter, no venv) ---------------------------
@@ -284,155 +193,6 @@ def test_unrelated_project_is_left_alone(neighbour_venv: Venv, tmp_path: Path) -
     loaded = {p.read_text() for p in project.glob("loaded-*.txt")}
     plugin_only = "matrix_resolver_conformance matrix_resolver_conformance.options "
     assert loaded == {plugin_only + "matrix_resolver_conformance.plugin"}
-
-
-# -- results: reruns, JUnit, markers, --lf -----------------------------------------------------
-
-
-@pytest.mark.slow
-def test_reruns_leave_one_entry_per_scenario(neighbour_venv: Venv, tmp_path: Path) -> None:
-    folder = resolvers(tmp_path)
-    chosen = {
-        r["id"]
-        for r in catalog(neighbour_venv, folder)
-        if "step1-ipv4" in r["id"] and "default-port" not in r["id"]  # each has a port of its own
-    }
-    selection = ["-k", "step1-ipv4 and not default-port", "-p", "no:randomly", "--reruns", "1"]
-    report, junit = tmp_path / "r.json", tmp_path / "j.xml"
-
-    def reruns(res: subprocess.CompletedProcess[str]) -> int:
-        found = re.search(r"(\d+) rerun", summary(res))
-        return int(found[1]) if found else 0
-
-    # wrong the first time, right on the rerun: the report tells the last attempt, not the first
-    flaky = neighbour_venv.pytest(
-        "--pyargs", "conformance", "--resolver=flaky:flaky", *selection, "-n", "2",
-        f"--conformance-report={report}", cwd=folder,
-    )  # fmt: skip
-    assert flaky.returncode == 0, output(flaky)
-    assert f"{len(chosen)} passed" in summary(flaky) and reruns(flaky) > 0, output(flaky)
-    results = json.loads(report.read_text())["results"]
-    assert sorted(r["id"] for r in results) == sorted(chosen)
-    assert {r["outcome"] for r in results} == {"passed"}, results
-
-    # wrong every time: one entry per scenario, and JUnit's message is the last attempt's
-    broken = neighbour_venv.pytest(
-        "--pyargs", "conformance", "--resolver=contract_resolvers:ip_literals_portless_host",
-        *selection, f"--conformance-report={report}", f"--junitxml={junit}", cwd=folder,
-    )  # fmt: skip
-    assert broken.returncode == 1, output(broken)
-    results = json.loads(report.read_text())["results"]
-    assert sorted(r["id"] for r in results) == sorted(chosen)
-    by_id = {r["id"]: r for r in results if r["outcome"] == "failed"}
-    assert by_id and f"{len(by_id)} failed" in summary(broken), output(broken)
-    assert reruns(broken) == len(by_id), output(broken)  # each failure once more, no more
-    finals = [tc for tc in junit_cases(junit) if tc.find("failure") is not None]
-    assert sorted(scenario_id(tc) for tc in finals) == sorted(by_id)
-    for tc in junit_cases(junit):  # attempts and finals alike: the properties once each
-        assert [p.get("name") for p in tc.iter("property")] == ["step", "level", "spec", "sentence"]
-    for tc in finals:
-        r = by_id[scenario_id(tc)]
-        failure = tc.find("failure")
-        assert failure is not None
-        assert failure.get("message") == _junit_message(r)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_junit_shape(neighbour_venv: Venv, tmp_path: Path, workers: list[str]) -> None:
-    folder = resolvers(tmp_path)
-    rows = {r["id"]: r for r in catalog(neighbour_venv, folder)}
-    expected = step1_ids(list(rows.values()))
-    report, junit = tmp_path / "r.json", tmp_path / "j.xml"
-    res = neighbour_venv.pytest(
-        "--pyargs", "conformance", "--resolver=contract_resolvers:ip_literals_portless_host",
-        "-k", "step1", *workers, f"--conformance-report={report}", f"--junitxml={junit}",
-        cwd=folder,
-    )  # fmt: skip
-    assert res.returncode == 1, output(res)  # the resolver breaks a required rule
-    results = {r["id"]: r for r in json.loads(report.read_text())["results"]}
-    cases = {scenario_id(tc): tc for tc in junit_cases(junit)}
-    assert len(cases) == len(junit_cases(junit))  # each scenario once
-    assert set(cases) == set(results) == expected
-    failed = 0
-    for sid, tc in cases.items():
-        row, result = rows[sid], results[sid]
-        assert tc.get("classname") == f"conformance.step{row['step'].replace('.', '_')}"
-        props = [(p.get("name"), p.get("value")) for p in tc.iter("property")]
-        assert props == [
-            ("step", row["step"]),
-            ("level", row["level"]),
-            ("spec", "v1.19"),
-            ("sentence", row["sentence"]),
-        ]
-        failure = tc.find("failure")
-        if result["outcome"] == "failed":
-            failed += 1
-            assert failure is not None, sid
-            assert failure.get("message") == _junit_message(result)
-            assert "\n" not in (failure.get("message") or "")
-            assert "why it fails" in (failure.text or "")  # the whole verdict is the body
-        else:
-            assert failure is None and result["outcome"] == "passed", sid
-    assert 0 < failed < len(cases)
-
-
-@pytest.mark.slow
-def test_markers_select_levels_and_steps(neighbour_venv: Venv, tmp_path: Path) -> None:
-    rows = catalog(neighbour_venv, tmp_path)
-
-    def selected(expression: str) -> set[str]:
-        res = neighbour_venv.pytest(
-            "--pyargs", "conformance", "--co", "-q", "-m", expression, cwd=tmp_path
-        )
-        assert res.returncode == 0, output(res)
-        return {
-            line.split("[", 1)[1].rstrip("]")
-            for line in res.stdout.splitlines()
-            if "::test_scenario[" in line
-        }
-
-    required = {r["id"] for r in rows if r["level"] == "required"}
-    assert 0 < len(required) < len(rows)
-    assert selected("required") == required
-    srv = {r["id"] for r in rows if r["step"] == "3.3"}
-    assert srv and selected("step3_3") == srv
-    tls = {r["id"] for r in rows if r["step"] == "tls"}
-    assert tls and selected("step_tls") == tls
-    mixed = {r["id"] for r in rows if r["step"] == "1" and r["level"] == "recommended"}
-    assert mixed and selected("step1 and recommended") == mixed
-    assert selected("conformance") == {r["id"] for r in rows}
-
-
-def test_last_failed_reruns_only_the_failures_in_a_checkout(tmp_path: Path) -> None:
-    """`pytest --pyargs conformance --lf` in the checkout (cwd is the repository)."""
-    pytest_cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance", "-rA"]
-    cache = ["-o", f"cache_dir={tmp_path / 'cache'}"]  # not the checkout's .pytest_cache
-    broken = "--resolver=tests.contract_resolvers:ip_literals_portless_host"
-
-    def ran(res: subprocess.CompletedProcess[str]) -> dict[str, str]:
-        outcomes = {}
-        for line in res.stdout.splitlines():
-            word, _, rest = line.partition(" ")
-            if word in ("PASSED", "FAILED") and "test_scenario[" in rest:
-                outcomes[rest.split("[", 1)[1].split("]", 1)[0]] = word
-        return outcomes
-
-    first = run([*pytest_cmd, *cache, broken, "-k", "step1"], ROOT)
-    assert first.returncode == 1, output(first)
-    outcomes = ran(first)
-    failures = {i for i, o in outcomes.items() if o == "FAILED"}
-    assert failures and len(failures) < len(outcomes), outcomes
-
-    again = run([*pytest_cmd, *cache, broken, "--lf"], ROOT)
-    assert again.returncode == 1, output(again)
-    assert f"rerun previous {len(failures)} failure" in again.stdout, output(again)
-    assert ran(again) == dict.fromkeys(failures, "FAILED")
-
-    fixed = run(
-        [*pytest_cmd, *cache, "--resolver=tests.contract_resolvers:ip_literals", "--lf"], ROOT
-    )
-    assert set(ran(fixed)) == failures, output(fixed)
 
 
 # -- usage errors, the command line, the header ------------------------------------------------
@@ -566,81 +326,3 @@ def test_version(neighbour_venv: Venv, tmp_path: Path) -> None:
     assert installed == __version__
     res = run([neighbour_venv.bin("matrix-resolver-conformance"), "--version"], tmp_path)
     assert (res.returncode, res.stdout, res.stderr) == (0, f"{DISTRIBUTION} {__version__}\n", "")
-
-
-# -- the wheel beside PyPI's `harness` ---------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_wheel_ships_only_names_of_its_own(project_wheel: Path) -> None:
-    with zipfile.ZipFile(project_wheel) as wheel:
-        names = wheel.namelist()
-        record = wheel.read(next(n for n in names if n.endswith(".dist-info/RECORD"))).decode()
-        listed = {line.split(",")[0] for line in record.splitlines() if line}
-        for name in names:
-            if name.endswith("/RECORD"):
-                continue
-            digest = urlsafe_b64encode(hashlib.sha256(wheel.read(name)).digest()).rstrip(b"=")
-            assert f"{name},sha256={digest.decode()}," in record, name
-    top = {n.split("/", 1)[0] for n in names}
-    (info,) = (t for t in top if t.endswith(".dist-info"))
-    assert top == {"matrix_resolver_conformance", "matrix_resolver_harness", info}
-    assert listed == set(names)
-    fixtures = {p.name for p in (ROOT / "fixtures").glob("*.toml")}
-    fixtures |= {f"spec/{p.name}" for p in (ROOT / "fixtures" / "spec").glob("*.toml")}
-    shipped = {n.split("/_fixtures/", 1)[1] for n in names if "/_fixtures/" in n}
-    assert fixtures and fixtures <= shipped
-    assert "matrix_resolver_conformance/test_scenarios.py" in names
-    assert "matrix_resolver_harness/netns_holder.py" in names
-
-
-INTACT = """
-import base64, hashlib, importlib.metadata as md, json, sys
-report = {}
-for name in sys.argv[1:]:
-    dist = md.distribution(name)
-    bad, checked = [], 0
-    for f in dist.files or []:
-        if f.hash is None:
-            continue
-        data = f.locate().read_bytes()
-        digest = base64.urlsafe_b64encode(hashlib.new(f.hash.mode, data).digest()).rstrip(b"=")
-        checked += 1
-        if digest.decode() != f.hash.value:
-            bad.append(str(f))
-    tops = sorted({str(f).split("/")[0] for f in dist.files or [] if not str(f).startswith("..")})
-    report[name] = {"checked": checked, "bad": bad, "tops": tops}
-import harness, matrix_resolver_harness
-print(json.dumps({"dists": report, "files": [harness.__file__, matrix_resolver_harness.__file__]}))
-"""
-
-
-@pytest.mark.slow
-def test_wheel_and_pypi_harness_side_by_side(neighbour_venv: Venv, tmp_path: Path) -> None:
-    """PyPI's `harness` was installed first, then the wheel: neither overwrote the other."""
-    res = run([neighbour_venv.python, "-c", INTACT, PYPI_HARNESS, DISTRIBUTION], tmp_path)
-    assert res.returncode == 0, output(res)
-    report = json.loads(res.stdout)["dists"]
-    theirs, ours = json.loads(res.stdout)["files"]
-    site = neighbour_venv.site_packages()
-    assert report[PYPI_HARNESS]["checked"] > 10 and report[PYPI_HARNESS]["bad"] == []
-    assert report[DISTRIBUTION]["checked"] > 50 and report[DISTRIBUTION]["bad"] == []
-    assert "harness" in report[PYPI_HARNESS]["tops"]
-    (info,) = (t for t in report[DISTRIBUTION]["tops"] if t.endswith(".dist-info"))
-    assert set(report[DISTRIBUTION]["tops"]) == {
-        "matrix_resolver_conformance",
-        "matrix_resolver_harness",
-        info,
-    }
-    assert theirs == str(site / "harness" / "__init__.py")
-    assert ours == str(site / "matrix_resolver_harness" / "__init__.py")
-
-    expected = {r["id"] for r in catalog(neighbour_venv, tmp_path) if "step1-ipv4" in r["id"]}
-    report_file = tmp_path / "r.json"
-    suite = neighbour_venv.pytest(
-        "--pyargs", "conformance", "-q", "-k", "step1-ipv4", f"--conformance-report={report_file}",
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert suite.returncode == 0, output(suite)
-    assert f"{len(expected)} passed" in summary(suite), output(suite)
-    assert set(report_ids(report_file)) == expected

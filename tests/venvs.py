@@ -1,6 +1,7 @@
 """Fresh environments for the tests that use the suite as a user installs it
-(tests/test_neighbours.py, tests/test_unprivileged.py): the project's wheel, venvs built from
-it, and a way for xdist workers to share them (one build per run, whichever worker asks first).
+(tests/test_neighbours*.py, test_wheel.py, test_unprivileged.py): the project's wheel, venvs
+built from it, and a way for xdist workers to share them (one build per run, whichever worker
+asks first).
 """
 
 from __future__ import annotations
