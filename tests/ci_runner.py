@@ -1,5 +1,5 @@
 """Just enough of a GitHub Actions runner to execute a job's `run:` steps for real
-(tests/test_ci_kit.py): the YAML blocks of docs/ci.md, the composite action in action.yml.
+(tests/test_ci_kit*.py): the YAML blocks of docs/ci.md, the composite action in action.yml.
 
 `job_script` turns a job's steps into one bash script (one script, so that the whole job runs
 under one sandbox, as a job runs on one machine) that does what the runner does for each step:

@@ -12,7 +12,7 @@ user.max_user_namespaces=15000` raises the limit of this namespace only: the mac
 setting is left as it was. The exit status is COMMAND's.
 
 tests/userns_sandbox.py maps only root and one user, which is enough for the suite but not for
-sudo (it switches to other ids while reading its sudoers); tests/test_ci_kit.py uses this one.
+sudo (it switches to other ids while reading its sudoers); tests/test_ci_kit_jobs.py uses this one.
 """
 
 from __future__ import annotations
