@@ -98,7 +98,7 @@ class _OnlyADns(DnsClient):
         return [r.address for r in found]
 
 
-def _with_dns(name: str, client_class: type[DnsClient], doc: str) -> type[ref.ReferenceResolver]:
+def with_dns(name: str, client_class: type[DnsClient], doc: str) -> type[ref.ReferenceResolver]:
     """The reference with its DNS client swapped for `client_class`."""
 
     class WithDns(ref.ReferenceResolver):
@@ -111,18 +111,18 @@ def _with_dns(name: str, client_class: type[DnsClient], doc: str) -> type[ref.Re
     return WithDns
 
 
-DotTargetAsAbsent = _with_dns(
+DotTargetAsAbsent = with_dns(
     "DotTargetAsAbsent", _DotAsAbsentDns, "Drops '.' targets, then sees 'no record'."
 )
-ServfailAsAbsent = _with_dns(
+ServfailAsAbsent = with_dns(
     "ServfailAsAbsent", _ServfailAsAbsentDns, "Takes a failed SRV query for NXDOMAIN."
 )
-NodataAsFailure = _with_dns(
+NodataAsFailure = with_dns(
     "NodataAsFailure", _NodataAsFailureDns, "Takes an SRV NODATA answer for a failure."
 )
-NoCname = _with_dns("NoCname", _NoCnameDns, "Refuses names that are CNAMEs (pre-v1.6 reading).")
-OnlyA = _with_dns("OnlyA", _OnlyADns, "Asks only for A records, never AAAA.")
-AnyFailureFatal = _with_dns(
+NoCname = with_dns("NoCname", _NoCnameDns, "Refuses names that are CNAMEs (pre-v1.6 reading).")
+OnlyA = with_dns("OnlyA", _OnlyADns, "Asks only for A records, never AAAA.")
+AnyFailureFatal = with_dns(
     "AnyFailureFatal", _AnyFailureFatalDns, "Gives up when the AAAA or the A query fails."
 )
 

@@ -24,6 +24,7 @@ from matrix_resolver_conformance.reference.dns_client import (
     DnsLookupError,
     SrvRecord,
 )
+from tests.broken_srv import with_dns
 
 MIRRORED = "-mirrored"
 
@@ -195,17 +196,6 @@ class PooledHighestName(_Pooled):
         return sorted(pool, key=lambda entry: entry[1].target, reverse=True)
 
 
-def _with_dns(name: str, client: type[DnsClient], doc: str) -> type[ref.ReferenceResolver]:
-    class WithDns(ref.ReferenceResolver):
-        def __init__(self, env: Any) -> None:
-            super().__init__(env)
-            self._dns = client(env.dns_server, env.timeout)
-
-    WithDns.__doc__ = doc
-    WithDns.__name__ = WithDns.__qualname__ = name
-    return WithDns
-
-
 class _Ipv6OnlyIfAny(DnsClient):
     async def addresses(self, name: str) -> list[str]:
         found = await super().addresses(name)
@@ -225,13 +215,13 @@ class _BothFamiliesOrNothing(DnsClient):
         return await super().addresses(name)
 
 
-PreferIpv6Only = _with_dns(
+PreferIpv6Only = with_dns(
     "PreferIpv6Only", _Ipv6OnlyIfAny, "Connects to the IPv6 addresses only, when there are any."
 )
-PreferIpv4Only = _with_dns(
+PreferIpv4Only = with_dns(
     "PreferIpv4Only", _Ipv4OnlyIfAny, "Connects to the IPv4 addresses only, when there are any."
 )
-OneFamilyFailureFatal = _with_dns(
+OneFamilyFailureFatal = with_dns(
     "OneFamilyFailureFatal", _BothFamiliesOrNothing, "Gives up when the AAAA or the A query fails."
 )
 
